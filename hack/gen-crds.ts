@@ -1,0 +1,42 @@
+// Generates crds/*.yaml from the schemas in src/api (the one source of truth), or with --verify
+// checks that the checked-in files match what the schemas generate.
+//
+//   node dist/hack/gen-crds.js crds           # write
+//   node dist/hack/gen-crds.js --verify crds  # exit 1 and name the drifted files
+import { readFileSync, writeFileSync, mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { renderCrds } from "./crd-files.js";
+
+function main(argv: string[]): number {
+  const verify = argv.includes("--verify");
+  const dir = argv.filter((a) => !a.startsWith("--"))[0] ?? "crds";
+  const files = renderCrds();
+  if (verify) {
+    const drifted: string[] = [];
+    for (const [name, text] of files) {
+      let onDisk = "";
+      try {
+        onDisk = readFileSync(join(dir, name), "utf8");
+      } catch {
+        /* missing counts as drift */
+      }
+      if (onDisk !== text) drifted.push(name);
+    }
+    const extra = readdirSync(dir).filter((f) => !files.has(f));
+    if (drifted.length > 0 || extra.length > 0) {
+      console.error(
+        `crds/ is out of date with src/api (drifted: ${drifted.join(", ") || "none"}; unexpected: ${extra.join(", ") || "none"}).\n` +
+          "Run `make crds` and commit the result.",
+      );
+      return 1;
+    }
+    console.log(`crds/ matches src/api (${files.size} files)`);
+    return 0;
+  }
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of files) writeFileSync(join(dir, name), text);
+  console.log(`wrote ${files.size} files to ${dir}/`);
+  return 0;
+}
+
+process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,372 @@
+import type { JSONSchemaType } from "ajv";
+import type { ResourceType, StatusObject } from "../../kube/types.js";
+import { conditionsSchema } from "./conditions.js";
+import type { Condition } from "./conditions.js";
+import {
+  ageColumn, cidr, duration, externalName, inventoryPath, ipAddress, ipList, objectName, optional, readyColumn,
+  reasonColumn, stringEnum, timestamp, withDefault,
+} from "./common.js";
+import type { KindDefinition } from "./common.js";
+import { GROUP, VERSION } from "./meta.js";
+
+export interface FolderNameRule {
+  from: string;
+  to: string;
+}
+
+export interface ShadowLayout {
+  /** Folder path at the recovery site under which the protected tree is mirrored. */
+  rootFolder: string;
+  /** How protected folder names map to shadow names, e.g. prefix "Site1-" → "Site1-Finance Servers". */
+  folderNameMapping?: { prefix?: string; rules?: FolderNameRule[] };
+  /** Resource pool path (in the recovery cluster) recovered VMs go into. */
+  resourcePool: string;
+  /** The recovery compute cluster; the datacenter's first cluster when omitted. */
+  cluster?: string;
+  /** Pre-register placeholder VMs from FlexClones of the mirrors (VMbook ch. 11). */
+  preRegister?: boolean;
+  /** How long to batch membership changes before a pre-registration pass. */
+  preRegisterDebounce?: string;
+  /** How long a VM removed at the protected site keeps its placeholder. */
+  removalGracePeriod?: string;
+  /** Retain leaves the shadow objects when the group is deleted; Remove deletes those the operator made. */
+  deletionPolicy?: "Retain" | "Remove";
+}
+
+export interface NetworkMapping {
+  protectedPortgroup: string;
+  recoveryPortgroup: string;
+  /** Where this network's NICs go during a DR test; the group's testPortgroup when omitted. */
+  testPortgroup?: string;
+}
+
+export interface IpRule {
+  fromCidr: string;
+  toCidr: string;
+  gateway?: string;
+  dns?: string[];
+}
+
+export interface NicOverride {
+  /** NIC position in the VM (0 = first). */
+  index: number;
+  ip: string;
+  prefixLength: number;
+  gateway?: string;
+  dns?: string[];
+}
+
+export interface Readiness {
+  /** Wait for the VMware Tools heartbeat (default true). */
+  toolsHeartbeat?: boolean;
+  tcp?: { port: number };
+  http?: { port: number; path?: string; scheme?: "http" | "https" };
+}
+
+export interface PriorityGroup {
+  name: string;
+  /** Lower starts first. */
+  priority: number;
+  /** VM names or glob patterns. */
+  vms: string[];
+  /** Other priority groups that must be ready first. */
+  dependsOn?: string[];
+  readiness?: Readiness;
+  timeout?: string;
+}
+
+export interface ProtectionGroupSpec {
+  protectedSiteRef: string;
+  recoverySiteRef: string;
+  /** ReplicationRelationships (same namespace) whose destination volumes carry this group's datastores. */
+  replicationRefs: string[];
+  /** Which VMs the group protects: those under a folder (recursively) and/or matching names. */
+  vms: { folder?: string; namePatterns?: string[]; excludeNames?: string[] };
+  shadow: ShadowLayout;
+  networkMappings?: NetworkMapping[];
+  /** The isolated portgroup at the recovery site used for DR tests. */
+  testPortgroup?: string;
+  ipCustomization?: { rules?: IpRule[]; overrides?: { vm: string; nics: NicOverride[] }[] };
+  powerOn?: { priorityGroups?: PriorityGroup[]; defaultReadiness?: Readiness };
+  /** VMs local to the recovery site that start with the group (e.g. a directory server). */
+  auxiliaryVms?: { name: string; priority?: number }[];
+}
+
+export type AlignmentProblemKind = "VmOutsideGroupDatastores" | "StrayVm" | "SharedDatastore" | "VmInMultipleGroups";
+
+export interface AlignmentProblem {
+  kind: AlignmentProblemKind;
+  /** The VM or datastore concerned. */
+  subject: string;
+  message: string;
+}
+
+export interface ProtectionGroupStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  counts?: { members: number; shadowed: number; placeholders: number; problems: number };
+  datastores?: string[];
+  /** The first problems found (bounded); counts.problems has the total. */
+  problems?: AlignmentProblem[];
+  /** The FailoverRun that holds this group; no other run may start while it is set. */
+  activeRun?: { name: string; uid: string; type: string; since: string };
+  lastFullSyncTime?: string;
+}
+
+export type ProtectionGroup = StatusObject<ProtectionGroupStatus> & { spec: ProtectionGroupSpec };
+
+export const ProtectionGroupType: ResourceType<ProtectionGroup> = {
+  group: GROUP,
+  version: VERSION,
+  kind: "ProtectionGroup",
+  plural: "protectiongroups",
+  namespaced: true,
+};
+
+const readiness: JSONSchemaType<Readiness> = {
+  type: "object",
+  properties: {
+    toolsHeartbeat: withDefault<boolean>({ type: "boolean" }, true),
+    tcp: optional({
+      type: "object",
+      required: ["port"],
+      properties: { port: { type: "integer", minimum: 1, maximum: 65535 } },
+      additionalProperties: false,
+    }),
+    http: optional({
+      type: "object",
+      required: ["port"],
+      properties: {
+        port: { type: "integer", minimum: 1, maximum: 65535 },
+        path: optional({ type: "string", maxLength: 1024, pattern: "^/" }),
+        scheme: optional(stringEnum(["http", "https"] as const)),
+      },
+      additionalProperties: false,
+    }),
+  },
+  additionalProperties: false,
+};
+
+const nameList = (max: number): JSONSchemaType<string[]> => ({ type: "array", maxItems: max, items: externalName });
+
+export const protectionGroupSpecSchema: JSONSchemaType<ProtectionGroupSpec> = {
+  type: "object",
+  required: ["protectedSiteRef", "recoverySiteRef", "replicationRefs", "vms", "shadow"],
+  properties: {
+    protectedSiteRef: objectName,
+    recoverySiteRef: objectName,
+    replicationRefs: {
+      type: "array",
+      minItems: 1,
+      maxItems: 64,
+      items: objectName,
+      "x-kubernetes-list-type": "set",
+    },
+    vms: {
+      type: "object",
+      properties: {
+        folder: optional(inventoryPath),
+        namePatterns: optional(nameList(256)),
+        excludeNames: optional(nameList(1024)),
+      },
+      additionalProperties: false,
+      "x-kubernetes-validations": [
+        { rule: "has(self.folder) || has(self.namePatterns)", message: "set folder, namePatterns or both" },
+      ],
+    },
+    shadow: {
+      type: "object",
+      required: ["rootFolder", "resourcePool"],
+      properties: {
+        rootFolder: inventoryPath,
+        folderNameMapping: optional({
+          type: "object",
+          properties: {
+            prefix: optional({ type: "string", maxLength: 64 }),
+            rules: optional({
+              type: "array",
+              maxItems: 64,
+              items: {
+                type: "object",
+                required: ["from", "to"],
+                properties: { from: externalName, to: externalName },
+                additionalProperties: false,
+              },
+            }),
+          },
+          additionalProperties: false,
+        }),
+        resourcePool: inventoryPath,
+        cluster: optional(externalName),
+        preRegister: withDefault<boolean>({ type: "boolean" }, false),
+        preRegisterDebounce: withDefault(duration, "10s"),
+        removalGracePeriod: withDefault(duration, "1h"),
+        deletionPolicy: withDefault(stringEnum(["Retain", "Remove"] as const), "Retain"),
+      },
+      additionalProperties: false,
+    },
+    networkMappings: optional({
+      type: "array",
+      maxItems: 64,
+      items: {
+        type: "object",
+        required: ["protectedPortgroup", "recoveryPortgroup"],
+        properties: {
+          protectedPortgroup: externalName,
+          recoveryPortgroup: externalName,
+          testPortgroup: optional(externalName),
+        },
+        additionalProperties: false,
+      },
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["protectedPortgroup"],
+    }),
+    testPortgroup: optional(externalName),
+    ipCustomization: optional({
+      type: "object",
+      properties: {
+        rules: optional({
+          type: "array",
+          maxItems: 64,
+          items: {
+            type: "object",
+            required: ["fromCidr", "toCidr"],
+            properties: { fromCidr: cidr, toCidr: cidr, gateway: optional(ipAddress), dns: optional(ipList) },
+            additionalProperties: false,
+          },
+        }),
+        overrides: optional({
+          type: "array",
+          maxItems: 1024,
+          items: {
+            type: "object",
+            required: ["vm", "nics"],
+            properties: {
+              vm: externalName,
+              nics: {
+                type: "array",
+                minItems: 1,
+                maxItems: 10,
+                items: {
+                  type: "object",
+                  required: ["index", "ip", "prefixLength"],
+                  properties: {
+                    index: { type: "integer", minimum: 0, maximum: 9 },
+                    ip: ipAddress,
+                    prefixLength: { type: "integer", minimum: 1, maximum: 128 },
+                    gateway: optional(ipAddress),
+                    dns: optional(ipList),
+                  },
+                  additionalProperties: false,
+                },
+              },
+            },
+            additionalProperties: false,
+          },
+        }),
+      },
+      additionalProperties: false,
+    }),
+    powerOn: optional({
+      type: "object",
+      properties: {
+        priorityGroups: optional({
+          type: "array",
+          maxItems: 32,
+          items: {
+            type: "object",
+            required: ["name", "priority", "vms"],
+            properties: {
+              name: { type: "string", minLength: 1, maxLength: 63 },
+              priority: { type: "integer", minimum: 1, maximum: 100 },
+              vms: nameList(1024),
+              dependsOn: optional({ type: "array", maxItems: 32, items: { type: "string", maxLength: 63 } }),
+              readiness: optional(readiness),
+              timeout: optional(duration),
+            },
+            additionalProperties: false,
+          },
+          "x-kubernetes-list-type": "map",
+          "x-kubernetes-list-map-keys": ["name"],
+        }),
+        defaultReadiness: optional(readiness),
+      },
+      additionalProperties: false,
+    }),
+    auxiliaryVms: optional({
+      type: "array",
+      maxItems: 64,
+      items: {
+        type: "object",
+        required: ["name"],
+        properties: { name: externalName, priority: optional({ type: "integer", minimum: 1, maximum: 100 }) },
+        additionalProperties: false,
+      },
+    }),
+  },
+  additionalProperties: false,
+  "x-kubernetes-validations": [
+    { rule: "self.protectedSiteRef != self.recoverySiteRef", message: "protectedSiteRef and recoverySiteRef must name different Sites" },
+  ],
+};
+
+export const protectionGroupStatusSchema: JSONSchemaType<ProtectionGroupStatus> = {
+  type: "object",
+  properties: {
+    observedGeneration: optional({ type: "integer", format: "int64" }),
+    conditions: optional(conditionsSchema),
+    counts: optional({
+      type: "object",
+      required: ["members", "shadowed", "placeholders", "problems"],
+      properties: {
+        members: { type: "integer" },
+        shadowed: { type: "integer" },
+        placeholders: { type: "integer" },
+        problems: { type: "integer" },
+      },
+    }),
+    datastores: optional({ type: "array", maxItems: 256, items: { type: "string" } }),
+    problems: optional({
+      type: "array",
+      maxItems: 100,
+      items: {
+        type: "object",
+        required: ["kind", "subject", "message"],
+        properties: {
+          kind: stringEnum<AlignmentProblemKind>(["VmOutsideGroupDatastores", "StrayVm", "SharedDatastore", "VmInMultipleGroups"]),
+          subject: { type: "string" },
+          message: { type: "string" },
+        },
+      },
+    }),
+    activeRun: optional({
+      type: "object",
+      required: ["name", "uid", "type", "since"],
+      properties: { name: { type: "string" }, uid: { type: "string" }, type: { type: "string" }, since: timestamp },
+    }),
+    lastFullSyncTime: optional(timestamp),
+  },
+};
+
+export const protectionGroupKind: KindDefinition<ProtectionGroupSpec, ProtectionGroupStatus> = {
+  kind: "ProtectionGroup",
+  plural: "protectiongroups",
+  singular: "protectiongroup",
+  shortNames: ["pg"],
+  scope: "Namespaced",
+  description:
+    "The atomic unit of failover: the VMs of a folder at the protected site, the replicated datastores they live on, and how they recover at the recovery site.",
+  spec: protectionGroupSpecSchema,
+  status: protectionGroupStatusSchema,
+  printerColumns: [
+    { name: "Protected", type: "string", jsonPath: ".spec.protectedSiteRef" },
+    { name: "Recovery", type: "string", jsonPath: ".spec.recoverySiteRef" },
+    { name: "Members", type: "integer", jsonPath: ".status.counts.members" },
+    { name: "Shadowed", type: "integer", jsonPath: ".status.counts.shadowed" },
+    { name: "Problems", type: "integer", jsonPath: ".status.counts.problems" },
+    { name: "Run", type: "string", jsonPath: ".status.activeRun.name", priority: 1 },
+    readyColumn,
+    reasonColumn,
+    ageColumn,
+  ],
+};

@@ -1,0 +1,57 @@
+import { Watch } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
+
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+
+/** Streams watch events for a collection path. */
+export interface Watcher {
+  /**
+   * Opens a watch and calls onEvent for each event. Resolves when the server ends the stream
+   * (e.g. after timeoutSeconds), rejects on a transport or HTTP error, and rejects promptly once
+   * `signal` aborts. onEvent must not throw.
+   */
+  watch(
+    path: string,
+    query: Record<string, string | number | boolean>,
+    onEvent: (type: WatchEventType, obj: unknown) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
+}
+
+/** Watcher over client-node's Watch (which parses the stream and applies kubeconfig auth/TLS). */
+export class ClientNodeWatcher implements Watcher {
+  private readonly w: Watch;
+  constructor(kc: KubeConfig) {
+    this.w = new Watch(kc);
+  }
+
+  watch(
+    path: string,
+    query: Record<string, string | number | boolean>,
+    onEvent: (type: WatchEventType, obj: unknown) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let controller: AbortController | undefined;
+      let settled = false;
+      const settle = (err?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener("abort", onAbort);
+        controller?.abort();
+        if (signal.aborted) reject(signal.reason instanceof Error ? signal.reason : new Error("watch aborted"));
+        else if (err) reject(err instanceof Error ? err : new Error(JSON.stringify(err)));
+        else resolve();
+      };
+      const onAbort = (): void => settle();
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.w
+        .watch(path, query, (type: string, obj: unknown) => onEvent(type as WatchEventType, obj), (err: unknown) => settle(err ?? undefined))
+        .then((c) => {
+          controller = c;
+          if (settled) c.abort();
+        })
+        .catch((err: unknown) => settle(err));
+    });
+  }
+}
