@@ -22,6 +22,7 @@ export default defineConfig({
           hookTimeout: 180_000,
           // Two cores: the API server needs one of them.
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { API_VERSION } from "../api/v1alpha1/meta.js";
+import { SiteType } from "../api/v1alpha1/site.js";
 import { ConfigError, USAGE, loadConfig } from "../config/config.js";
 import type { Config } from "../config/config.js";
 import { KubeconfigError, loadKubeConfig } from "../kube/kubeconfig.js";
@@ -34,7 +35,7 @@ async function run(cfg: Config, log: Logger): Promise<number> {
   const clock = systemClock;
   const kc = loadKubeConfig(cfg.kubeconfig, cfg.inCluster);
   const rest = await KubeRest.create(kc, { userAgent: `vmdr-manager/${packageVersion()}` });
-  await preflight(rest, API_VERSION, { timeoutMs: cfg.startupTimeoutMs, clock, log });
+  await preflight(rest, API_VERSION, SiteType.plural, { timeoutMs: cfg.startupTimeoutMs, clock, log });
 
   const registry = createRegistry({ version: packageVersion(), commit: cfg.buildCommit });
   const metrics = createRuntimeMetrics(registry);

@@ -1,6 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { deadline } from "../util/deadline.js";
 import { KubeApiError } from "./errors.js";
 import type { KubeStatus } from "./errors.js";
 
@@ -91,9 +92,14 @@ export class KubeRest {
       headers["content-type"] = o.contentType ?? CONTENT_JSON;
       headers["content-length"] = String(payload.length);
     }
-    const timeout = AbortSignal.timeout(o.timeoutMs ?? this.timeoutMs);
-    const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
-    const { statusCode, body } = await this.send(url, method, headers, payload, signal);
+    const limit = deadline(o.signal, o.timeoutMs ?? this.timeoutMs);
+    let statusCode: number;
+    let body: Buffer;
+    try {
+      ({ statusCode, body } = await this.send(url, method, headers, payload, limit.signal));
+    } finally {
+      limit.release();
+    }
     let parsed: unknown;
     try {
       parsed = body.length > 0 ? JSON.parse(body.toString("utf8")) : undefined;

@@ -44,6 +44,10 @@ export class ClientNodeWatcher implements Watcher {
         else resolve();
       };
       const onAbort = (): void => settle();
+      if (signal.aborted) {
+        settle();
+        return;
+      }
       signal.addEventListener("abort", onAbort, { once: true });
       this.w
         .watch(path, query, (type: string, obj: unknown) => onEvent(type as WatchEventType, obj), (err: unknown) => settle(err ?? undefined))

@@ -1,7 +1,9 @@
+import { setMaxListeners } from "node:events";
 import type { Logger } from "../log/logger.js";
 import type { RuntimeMetrics } from "../metrics/controller.js";
 import type { Clock } from "../util/clock.js";
 import { newReconcileId } from "../util/ids.js";
+import { deadline } from "../util/deadline.js";
 import { parseKey } from "../kube/types.js";
 import type { ObjectKey } from "../kube/types.js";
 import type { WaitError} from "./errors.js";
@@ -84,7 +86,9 @@ export class Controller {
    */
   start(signal: AbortSignal): Promise<void> {
     const workers = this.o.workers ?? 4;
-    signal.addEventListener("abort", () => this.queue.shutDown(), { once: true });
+    setMaxListeners(0, signal); // one listener per in-flight reconcile
+    if (signal.aborted) this.queue.shutDown();
+    else signal.addEventListener("abort", () => this.queue.shutDown(), { once: true });
     for (let i = 0; i < workers; i++) this.running.push(this.worker(signal));
     return Promise.all(this.running).then(() => undefined);
   }
@@ -113,11 +117,11 @@ export class Controller {
       name: objectKey.name,
       reconcileID: reconcileId,
     });
-    const signal = AbortSignal.any([shutdown, AbortSignal.timeout(this.o.reconcileTimeoutMs ?? 120_000)]);
+    const budget = deadline(shutdown, this.o.reconcileTimeoutMs ?? 120_000);
     const started = clock.monotonic();
     metrics?.activeWorkers.inc({ controller: name });
     try {
-      const result = await reconciler.reconcile({ log, signal, reconcileId }, objectKey);
+      const result = await reconciler.reconcile({ log, signal: budget.signal, reconcileId }, objectKey);
       this.queue.forget(key);
       if (result.requeueAfterMs !== undefined) {
         this.queue.addAfter(key, result.requeueAfterMs);
@@ -128,6 +132,7 @@ export class Controller {
     } catch (err) {
       this.handleError(key, err, log);
     } finally {
+      budget.release();
       metrics?.activeWorkers.dec({ controller: name });
       metrics?.reconcileDuration.observe({ controller: name }, (clock.monotonic() - started) / 1000);
     }

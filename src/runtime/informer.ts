@@ -153,6 +153,7 @@ export class Informer<T extends KubeObject> {
   /** Watches from rv until the server ends the stream; returns the last resourceVersion seen. */
   private async watchFrom(rv: string, signal: AbortSignal): Promise<string> {
     const { type, namespace, labelSelector, watcher } = this.o;
+    signal.throwIfAborted();
     let last = rv;
     let gone = false;
     let streamError: Error | undefined;

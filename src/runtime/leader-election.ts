@@ -2,6 +2,7 @@ import type { Logger } from "../log/logger.js";
 import type { Clock } from "../util/clock.js";
 import { sleep } from "../util/clock.js";
 import { jitter } from "../util/backoff.js";
+import { deadline } from "../util/deadline.js";
 import { isAlreadyExists, isConflict } from "../kube/errors.js";
 import type { KubeStore } from "../kube/store.js";
 import type { KubeObject, ResourceType } from "../kube/types.js";
@@ -92,8 +93,10 @@ export class LeaderElector {
         break;
       }
       const remaining = this.o.renewDeadlineMs - (clock.monotonic() - lastRenew);
-      const attempt = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, remaining))]);
-      if (await this.tryAcquireOrRenew(attempt)) {
+      const attempt = deadline(signal, remaining);
+      const renewed = await this.tryAcquireOrRenew(attempt.signal);
+      attempt.release();
+      if (renewed) {
         lastRenew = clock.monotonic();
         continue;
       }

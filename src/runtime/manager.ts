@@ -119,6 +119,7 @@ export class Manager {
     const leading = new AbortController();
     const stopAll = (): void => leading.abort(new Error("manager stopping"));
     signal.addEventListener("abort", stopAll, { once: true });
+    if (signal.aborted) stopAll();
     try {
       if (this.o.leaderElection) {
         this.elector = new LeaderElector({ ...this.o.leaderElection, kube: this.o.kube, clock: this.o.clock, log });
@@ -136,10 +137,13 @@ export class Manager {
           return "lost";
         }
       } else {
-        await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+        if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
       }
       leading.abort(new Error("manager stopping"));
-      await Promise.race([work, new Promise((r) => this.o.clock.setTimer(() => r(undefined), this.o.gracefulShutdownMs ?? 30_000))]);
+      let cancelGrace = (): void => {};
+      const grace = new Promise<void>((r) => (cancelGrace = this.o.clock.setTimer(r, this.o.gracefulShutdownMs ?? 30_000)));
+      await Promise.race([work, grace]);
+      cancelGrace();
       this.leading = false;
       this.o.metrics.leader.set(0);
       return "stopped";

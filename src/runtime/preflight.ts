@@ -16,6 +16,7 @@ export class PreflightError extends Error {}
 export async function preflight(
   rest: KubeRest,
   groupVersion: string,
+  probePlural: string,
   o: { timeoutMs: number; clock: Clock; log: Logger },
 ): Promise<void> {
   const server = rest.server.origin;
@@ -23,13 +24,15 @@ export async function preflight(
   let lastProblem: string;
   for (let attempt = 0; ; attempt++) {
     try {
-      await rest.request("GET", `/apis/${groupVersion}`, { timeoutMs: Math.min(10_000, o.timeoutMs) });
+      // Listing one cluster-scoped object needs the group served (CRDs installed) and RBAC for it;
+      // discovery alone is open to every authenticated user and would prove neither.
+      await rest.request("GET", `/apis/${groupVersion}/${probePlural}`, { query: { limit: 1 }, timeoutMs: Math.min(10_000, o.timeoutMs) });
       return;
     } catch (err) {
       if (!(err instanceof KubeApiError)) throw err;
       if (err.statusCode === 401) throw new PreflightError(`the Kubernetes API server at ${server} rejected our credentials (401 Unauthorized)`);
       if (err.statusCode === 403) {
-        throw new PreflightError(`the Kubernetes API server at ${server} does not let us read ${groupVersion} (403 Forbidden); check the operator's RBAC`);
+        throw new PreflightError(`the Kubernetes API server at ${server} does not let us list ${probePlural}.${groupVersion} (403 Forbidden); check the operator's RBAC`);
       }
       lastProblem =
         err.statusCode === 404

@@ -7,7 +7,10 @@ export interface Clock {
   now(): number;
   /** Monotonic milliseconds (for durations and deadlines; never goes backwards). */
   monotonic(): number;
-  /** Calls fn after ms; the returned function cancels the call (idempotent). */
+  /**
+   * Calls fn after ms; the returned function cancels the call (idempotent). A pending timer keeps
+   * the process alive, so whoever sets one must cancel it on shutdown.
+   */
   setTimer(fn: () => void, ms: number): () => void;
 }
 
@@ -16,7 +19,6 @@ export const systemClock: Clock = {
   monotonic: () => performance.now(),
   setTimer(fn, ms) {
     const t = setTimeout(fn, Math.max(0, ms));
-    t.unref?.();
     return () => clearTimeout(t);
   },
 };
