@@ -52,6 +52,7 @@ describe("leader election between two operator processes", () => {
     const first = await eventually(() => holder(ns), 30_000, "a leader");
     const [leader, standby] = first === "op-a" ? [a, b] : [b, a];
     await eventually(() => (leader.p.hasLogged("Acquired leader lease") ? true : undefined));
+    await eventually(() => (standby.p.hasLogged("Attempting to acquire leader lease") ? true : undefined)); // its servers are up
     expect(standby.p.hasLogged("Acquired leader lease")).toBe(false);
 
     expect(await get(`${leader.health}/healthz`)).toEqual({ status: 200, body: "ok\n" });
@@ -69,9 +70,9 @@ describe("leader election between two operator processes", () => {
     const takeoverMs = Date.now() - killedAt;
     console.log(`leader killed; standby took over after ${takeoverMs} ms (lease ${LEASE_MS} ms)`);
     expect(next).toBe(first === "op-a" ? "op-b" : "op-a");
-    // The standby may take over only after the lease expired as it observed it, and must not take longer
-    // than the lease plus its own retry period.
-    expect(takeoverMs).toBeLessThanOrEqual(LEASE_MS + 1_500);
+    // The standby may take over only after the lease expired as it observed it, and then at its next
+    // retry (500 ms ± 20%); the rest of the slack is for a loaded CI machine.
+    expect(takeoverMs).toBeLessThanOrEqual(LEASE_MS + 2_000);
     expect(takeoverMs).toBeGreaterThanOrEqual(LEASE_MS - 1_000);
   });
 
