@@ -1,0 +1,86 @@
+import type { About } from "./session.js";
+import type { TaskState } from "./tasks.js";
+import type { DatacenterInfo, InventoryObject, MoRef, TaskRef } from "./types.js";
+import type { GuestCustomization, VmDevices, VmReconfig } from "./vm-specs.js";
+
+/** The operation already had the requested effect; no task was started. */
+export const DONE = "Done" as const;
+export type Done = typeof DONE;
+
+export interface RegisterVmRequest {
+  readonly folder: MoRef;
+  /** "[datastore] folder/name.vmx" */
+  readonly vmxPath: string;
+  readonly name?: string;
+  readonly pool: MoRef;
+  readonly host?: MoRef;
+}
+
+export interface NasMount {
+  /** Datastore name (what ESXi calls the local path). */
+  readonly name: string;
+  readonly remoteHost: string;
+  readonly remotePath: string;
+  readonly readOnly?: boolean;
+}
+
+export interface OptionSetting {
+  readonly key: string;
+  readonly value: string | number | boolean;
+  /** xsd type of the value; real ESXi rejects a wrong one (IntOption needs int, LongOption long). */
+  readonly type?: "string" | "int" | "long" | "boolean";
+}
+
+/**
+ * What the controllers ask of a vCenter: domain verbs over one logged-in session. Every method is
+ * bounded by a timeout and `signal`; methods that start a vCenter task return its TaskRef and never
+ * wait for it (persist it, poll with getTasks on a later pass). Creating methods are idempotent:
+ * creating what already exists returns the existing object.
+ */
+export interface VsphereClient {
+  readonly about: About;
+
+  findDatacenter(name: string, signal?: AbortSignal): Promise<DatacenterInfo | undefined>;
+  /** Every object the operator follows under `root`, read in pages through a ContainerView. */
+  readInventory(root: MoRef, signal?: AbortSignal, pageSize?: number): Promise<InventoryObject[]>;
+
+  findByInventoryPath(path: string, signal?: AbortSignal): Promise<MoRef | undefined>;
+  findVmByInstanceUuid(uuid: string, datacenter?: MoRef, signal?: AbortSignal): Promise<MoRef | undefined>;
+  /** Creates a child folder; returns the existing one when a folder of that name is already there. */
+  createFolder(parent: MoRef, name: string, signal?: AbortSignal): Promise<MoRef>;
+  /** Creates (or finds) each folder of `path` below `root`; returns the last. */
+  ensureFolderPath(root: MoRef, path: readonly string[], signal?: AbortSignal): Promise<MoRef>;
+  createResourcePool(parent: MoRef, name: string, signal?: AbortSignal): Promise<MoRef>;
+  moveIntoFolder(folder: MoRef, objects: readonly MoRef[], signal?: AbortSignal): Promise<TaskRef>;
+  destroy(obj: MoRef, signal?: AbortSignal): Promise<TaskRef>;
+  rename(obj: MoRef, name: string, signal?: AbortSignal): Promise<TaskRef>;
+
+  registerVm(r: RegisterVmRequest, signal?: AbortSignal): Promise<TaskRef>;
+  unregisterVm(vm: MoRef, signal?: AbortSignal): Promise<void>;
+  /** Starts a power-on; DONE when the VM is already on. */
+  powerOn(vm: MoRef, signal?: AbortSignal): Promise<TaskRef | Done>;
+  /** Answers a pending question (e.g. "moved or copied") with one of its choice keys. */
+  answerQuestion(vm: MoRef, questionId: string, choiceKey: string, signal?: AbortSignal): Promise<void>;
+  powerOff(vm: MoRef, signal?: AbortSignal): Promise<TaskRef | Done>;
+  /** Asks the guest to shut down; DONE at once (poll the power state); also DONE when already off. */
+  shutdownGuest(vm: MoRef, signal?: AbortSignal): Promise<Done>;
+  getVmDevices(vm: MoRef, signal?: AbortSignal): Promise<VmDevices>;
+  reconfigureVm(vm: MoRef, devices: VmDevices, change: VmReconfig, signal?: AbortSignal): Promise<TaskRef>;
+  customizeVm(vm: MoRef, spec: GuestCustomization, signal?: AbortSignal): Promise<TaskRef>;
+  /** The uuid of a distributed switch (NIC backings on distributed portgroups need it). */
+  getDvsUuid(dvs: MoRef, signal?: AbortSignal): Promise<string>;
+
+  rescanAllHba(storageSystem: MoRef, signal?: AbortSignal): Promise<void>;
+  rescanVmfs(storageSystem: MoRef, signal?: AbortSignal): Promise<void>;
+  refreshStorageSystem(storageSystem: MoRef, signal?: AbortSignal): Promise<void>;
+  /** Mounts an NFS export on a host; returns the datastore (the existing one when already mounted). */
+  createNasDatastore(datastoreSystem: MoRef, m: NasMount, signal?: AbortSignal): Promise<MoRef>;
+  /** Starts a search of a datastore for *.vmx files; read the result with readSearchResults. */
+  searchDatastoreForVmx(browser: MoRef, datastoreName: string, signal?: AbortSignal): Promise<TaskRef>;
+
+  queryOptions(optionManager: MoRef, prefix: string, signal?: AbortSignal): Promise<{ key: string; value: string }[]>;
+  updateOptions(optionManager: MoRef, settings: readonly OptionSetting[], signal?: AbortSignal): Promise<void>;
+
+  /** The states of several tasks in one round trip. */
+  getTasks(tasks: readonly MoRef[], signal?: AbortSignal): Promise<TaskState[]>;
+}
