@@ -140,6 +140,9 @@ func (v *VCenter) dispatch(ctx *simulator.Context, m *simulator.Method) (mo.Refe
 		}
 		return nil, nil
 	}
+	if ctx.Session.LoginTime.UnixNano() < v.revokedBefore.Load() {
+		return nil, &types.NotAuthenticated{NoPermission: types.NoPermission{Object: &m.This, PrivilegeId: "System.View"}}
+	}
 	if f := v.faults.takeCallFault(m.Name); f != nil {
 		return nil, f
 	}

@@ -217,6 +217,20 @@ func (v *VCenter) upChan() chan struct{} {
 	return v.downCh
 }
 
+// Restart simulates a vCenter (vpxd) restart: for `outage` the server resets every connection,
+// and every session that existed before, with its views, property filters and update versions,
+// is gone (its calls fail with NotAuthenticated); clients must log in again and recreate them.
+// The inventory itself survives, as it does in vCenter's database. Restart blocks for `outage`.
+func (v *VCenter) Restart(outage time.Duration) {
+	v.SetDown(DownReset)
+	v.revokedBefore.Store(time.Now().UnixNano())
+	select {
+	case <-time.After(outage):
+	case <-v.closing:
+	}
+	v.SetDown(Up)
+}
+
 // NewFault returns a zero-valued VIM fault of the named type (for example "InvalidState",
 // "FileNotFound", "NotAuthenticated"), for FailNextTask and FailNextCall.
 func NewFault(name string) (types.BaseMethodFault, error) {

@@ -407,6 +407,47 @@ func (v *VCenter) mountTopologyNFS(ctx *simulator.Context) {
 // datastore (a restarted lab, a replicated volume) is registered as it is; otherwise its files are
 // written first. VMs the topology has powered on are started, with their guests running.
 func (v *VCenter) buildVMs(ctx *simulator.Context) error {
+	return v.buildVMList(ctx, v.site.VMs)
+}
+
+// AddVM creates a VM at this site as if provisioned by an administrator: its files are written to
+// its datastore, it is registered in its folder and pool (both created when missing) and powered
+// on if tv says so. Tests use it (through the lab's control API) to provision VMs at Site 1.
+// It returns the VM's managed object id.
+func (v *VCenter) AddVM(tv topology.VM) (string, error) {
+	if tv.Cluster == "" && len(v.site.Clusters) > 0 {
+		tv.Cluster = v.site.Clusters[0].Name
+	}
+	if tv.Host == "" {
+		for _, c := range v.site.Clusters {
+			if c.Name == tv.Cluster && len(c.Hosts) > 0 {
+				tv.Host = c.Hosts[0].Name
+			}
+		}
+	}
+	if tv.InstanceUUID == "" {
+		tv.InstanceUUID = topology.UUIDFor("instance", v.site.ID+"/"+tv.Name)
+	}
+	if tv.BIOSUUID == "" {
+		tv.BIOSUUID = topology.UUIDFor("bios", v.site.ID+"/"+tv.Name)
+	}
+	if tv.GuestID == "" {
+		tv.GuestID = "otherLinux64Guest"
+	}
+	v.opMu.Lock()
+	err := v.buildVMList(v.ctx(), []topology.VM{tv})
+	v.opMu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	vm, ok := v.VM(tv.Name)
+	if !ok {
+		return "", fmt.Errorf("VM %q was created but is not in the inventory", tv.Name)
+	}
+	return vm.Ref, nil
+}
+
+func (v *VCenter) buildVMList(ctx *simulator.Context, vms []topology.VM) error {
 	type planned struct {
 		tv      topology.VM
 		host    *hostInfo
@@ -415,9 +456,9 @@ func (v *VCenter) buildVMs(ctx *simulator.Context) error {
 		vmxPath string
 		write   func() error
 	}
-	plan := make([]planned, 0, len(v.site.VMs))
-	for i := range v.site.VMs {
-		tv := v.site.VMs[i]
+	plan := make([]planned, 0, len(vms))
+	for i := range vms {
+		tv := vms[i]
 		h := v.inv.hostByName[tv.Host]
 		if h == nil {
 			return fmt.Errorf("VM %q: no host %q", tv.Name, tv.Host)

@@ -86,15 +86,17 @@ type VCenter struct {
 	lt     labTasks
 	hub    *watchHub
 
-	srvMu    sync.Mutex
-	srv      *http.Server
-	url      *url.URL
-	down     atomic.Int32
-	downCh   chan struct{} // closed when the vCenter comes back up
-	closing  chan struct{}
-	closed   atomic.Bool
-	wg       sync.WaitGroup
-	overRefs map[string]overrideEntry
+	srvMu sync.Mutex
+	srv   *http.Server
+	url   *url.URL
+	down  atomic.Int32
+	// revokedBefore (Unix ns): sessions that logged in earlier are gone, as after a vpxd restart.
+	revokedBefore atomic.Int64
+	downCh        chan struct{} // closed when the vCenter comes back up
+	closing       chan struct{}
+	closed        atomic.Bool
+	wg            sync.WaitGroup
+	overRefs      map[string]overrideEntry
 }
 
 // New builds the vCenter of site from the topology: inventory, datastores from what fab presents
