@@ -35,9 +35,10 @@ verify-crds: build ## Fail when crds/ drifted from src/api
 	node dist/hack/gen-crds.js --verify crds
 
 .PHONY: tools
-tools: ## Build (once, cached) etcd and kube-apiserver from Go modules
+tools: ## Build (once, cached) etcd, kube-apiserver and the lab from Go modules
 	@hack/ensure-tool.sh etcd >/dev/null
 	@hack/ensure-tool.sh kube-apiserver >/dev/null
+	@hack/ensure-tool.sh lab >/dev/null
 
 .PHONY: test-unit
 test-unit: build
@@ -45,7 +46,7 @@ test-unit: build
 
 .PHONY: test-integration
 test-integration: build tools
-	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) \
+	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) VMDR_LAB=$$(hack/ensure-tool.sh lab) \
 	  npx vitest run --project integration
 
 .PHONY: test-lab

@@ -57,7 +57,7 @@ export interface VsphereClient {
 
   registerVm(r: RegisterVmRequest, signal?: AbortSignal): Promise<TaskRef>;
   unregisterVm(vm: MoRef, signal?: AbortSignal): Promise<void>;
-  /** Starts a power-on; DONE when the VM is already on. */
+  /** Starts a power-on; DONE when the VM is already on (checked first: vCenter would only fail the task). */
   powerOn(vm: MoRef, signal?: AbortSignal): Promise<TaskRef | Done>;
   /** Answers a pending question (e.g. "moved or copied") with one of its choice keys. */
   answerQuestion(vm: MoRef, questionId: string, choiceKey: string, signal?: AbortSignal): Promise<void>;

@@ -33,8 +33,10 @@ export function decodeFault(fault: XNode): VimFault {
   const faultString = child(fault, "faultstring")?.text ?? "unknown fault";
   const detailRoot = child(fault, "detail");
   const detail = detailRoot?.children[0];
-  let type = detail?.xsiType ?? detail?.name ?? "RuntimeFault";
-  if (!detail?.xsiType && type.endsWith("Fault")) type = type.slice(0, -"Fault".length);
+  // The detail element is named "<Type>Fault" and (usually) typed "<Type>"; no detail at all is a RuntimeFault.
+  let type = "RuntimeFault";
+  if (detail?.xsiType) type = detail.xsiType;
+  else if (detail) type = detail.name.endsWith("Fault") ? detail.name.slice(0, -"Fault".length) : detail.name;
   return new VimFault(type, `${type}: ${faultString}`, detail);
 }
 

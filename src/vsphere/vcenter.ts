@@ -181,6 +181,8 @@ export class VcenterClient implements VsphereClient {
   }
 
   async powerOn(vm: MoRef, signal?: AbortSignal): Promise<TaskRef | Done> {
+    // vCenter reports "already on" only as a failed task; observe first so a repeat is a no-op.
+    if ((await this.powerState(vm, signal)) === "poweredOn") return DONE;
     try {
       return await this.task("PowerOnVM_Task", vm, [], { signal, operation: "PowerOnVM" });
     } catch (err) {
@@ -189,11 +191,17 @@ export class VcenterClient implements VsphereClient {
     }
   }
 
+  private async powerState(vm: MoRef, signal?: AbortSignal): Promise<string | undefined> {
+    const [o] = await this.retrieve([{ type: "VirtualMachine", pathSet: ["runtime.powerState"] }], [{ obj: vm, viaView: false }], signal);
+    return o?.props.get("runtime.powerState")?.text;
+  }
+
   async answerQuestion(vm: MoRef, questionId: string, choiceKey: string, signal?: AbortSignal): Promise<void> {
     await this.call("AnswerVM", vm, [text("questionId", questionId), text("answerChoice", choiceKey)], { signal, operation: "AnswerVM" });
   }
 
   async powerOff(vm: MoRef, signal?: AbortSignal): Promise<TaskRef | Done> {
+    if ((await this.powerState(vm, signal)) === "poweredOff") return DONE;
     try {
       return await this.task("PowerOffVM_Task", vm, [], { signal, operation: "PowerOffVM" });
     } catch (err) {
