@@ -11,7 +11,7 @@ import { readSearchResults, resultRef } from "../../src/vsphere/tasks.js";
 import type { TaskState } from "../../src/vsphere/tasks.js";
 import { DONE } from "../../src/vsphere/client.js";
 import type { VcenterClient } from "../../src/vsphere/vcenter.js";
-import type { DatastoreInfo, HostInfo, InventoryObject, NetworkInfo, TaskRef, VmInfo } from "../../src/vsphere/types.js";
+import type { DatastoreInfo, HostInfo, InventoryObject, NetworkInfo, TaskRef } from "../../src/vsphere/types.js";
 import { PermanentError, TransientError } from "../../src/runtime/errors.js";
 import { Lab } from "../harness/lab.js";
 import { eventually } from "../harness/kube.js";
