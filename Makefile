@@ -57,8 +57,9 @@ test-lab: ## Go tests of the two-site lab (hack/lab)
 test: lint verify-crds test-unit test-integration test-lab ## Everything CI runs: lint, CRD drift, unit, integration (real kube-apiserver), lab
 
 .PHONY: bench
-bench: build ## Benchmarks (print numbers; never part of test)
+bench: build tools ## Benchmarks (print numbers; never part of test)
 	node dist/test/bench/workqueue.js
+	VMDR_LAB=$$(hack/ensure-tool.sh lab) node --expose-gc --max-old-space-size=192 dist/test/bench/clients.js
 
 .PHONY: clean
 clean: ## Remove build output (the tool cache in ~/.cache/vmdr stays)

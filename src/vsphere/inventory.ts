@@ -7,53 +7,13 @@ import type {
   PowerState, ResourcePoolInfo, VmInfo, VmQuestion,
 } from "./types.js";
 
-/**
- * The properties the operator follows, per type: only what the controllers use, so a 10,000-VM
- * inventory stays small on the wire (STYLE.md §2.5).
- */
-export const INVENTORY_PROPERTIES: readonly PropertySpec[] = [
-  {
-    type: "VirtualMachine",
-    pathSet: [
-      "name", "parent", "resourcePool", "runtime.host", "runtime.powerState", "runtime.connectionState", "runtime.question",
-      "config.instanceUuid", "config.uuid", "config.template", "config.files.vmPathName", "datastore", "network",
-      "summary.config.numEthernetCards", "summary.config.numVirtualDisks", "guest.toolsRunningStatus", "guest.guestState",
-      "summary.quickStats.guestHeartbeatStatus", "guest.ipAddress",
-    ],
-  },
-  { type: "Folder", pathSet: ["name", "parent", "childType"] },
-  { type: "ResourcePool", pathSet: ["name", "parent", "owner"] },
-  { type: "Datastore", pathSet: ["name", "summary.type", "summary.url", "summary.accessible", "info", "host", "browser"] },
-  {
-    type: "HostSystem",
-    pathSet: [
-      "name", "parent", "runtime.connectionState", "runtime.inMaintenanceMode", "configManager.storageSystem",
-      "configManager.datastoreSystem", "configManager.advancedOption",
-    ],
-  },
-  { type: "Network", pathSet: ["name"] },
-  { type: "DistributedVirtualPortgroup", pathSet: ["name", "key", "config.distributedVirtualSwitch"] },
-  { type: "ComputeResource", pathSet: ["name", "parent", "resourcePool", "host"] },
-  { type: "ClusterComputeResource", pathSet: ["name", "parent", "resourcePool", "host"] },
-  { type: "Datacenter", pathSet: ["name", "vmFolder", "hostFolder", "datastoreFolder", "networkFolder"] },
-];
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+/** Applies one property's new value (undefined: unset) to an object being built or updated. */
+type Setter<T> = (o: Mutable<T>, val: XNode | undefined) => void;
 
-/** The types a ContainerView over the inventory must include (Network covers DistributedVirtualPortgroup). */
-export const INVENTORY_VIEW_TYPES = ["VirtualMachine", "Folder", "ResourcePool", "Datastore", "HostSystem", "Network", "ComputeResource", "Datacenter"];
-
-const str = (props: ReadonlyMap<string, XNode>, p: string): string | undefined => props.get(p)?.text || undefined;
-const bool = (props: ReadonlyMap<string, XNode>, p: string): boolean | undefined => {
-  const t = props.get(p)?.text;
-  return t === undefined ? undefined : t === "true";
-};
-const num = (props: ReadonlyMap<string, XNode>, p: string): number | undefined => {
-  const t = props.get(p)?.text;
-  return t === undefined || t === "" ? undefined : Number(t);
-};
-const refOf = (props: ReadonlyMap<string, XNode>, p: string): MoRef | undefined => {
-  const v = props.get(p);
-  return v ? readRef(v) : undefined;
-};
+const str = (v: XNode | undefined): string | undefined => v?.text || undefined;
+const num = (v: XNode | undefined): number | undefined => (v?.text ? Number(v.text) : undefined);
+const bool = (v: XNode | undefined): boolean | undefined => (v?.text === undefined ? undefined : v.text === "true");
 
 function readQuestion(n: XNode | undefined): VmQuestion | undefined {
   if (!n || n.children.length === 0) return undefined;
@@ -65,121 +25,186 @@ function readQuestion(n: XNode | undefined): VmQuestion | undefined {
   return { id, text: textAt(n, "text") ?? "", choices, defaultKey: defaultIndex !== undefined ? choices[defaultIndex]?.key : undefined };
 }
 
-export function readVm(c: ObjectContent): VmInfo {
-  const p = c.props;
-  return {
-    ref: c.obj,
-    name: str(p, "name") ?? "",
-    instanceUuid: str(p, "config.instanceUuid"),
-    biosUuid: str(p, "config.uuid"),
-    parent: refOf(p, "parent"),
-    resourcePool: refOf(p, "resourcePool"),
-    host: refOf(p, "runtime.host"),
-    powerState: str(p, "runtime.powerState") as PowerState | undefined,
-    connectionState: str(p, "runtime.connectionState") as ConnectionState | undefined,
-    question: readQuestion(p.get("runtime.question")),
-    vmPathName: str(p, "config.files.vmPathName"),
-    datastores: readRefs(p.get("datastore")),
-    networks: readRefs(p.get("network")),
-    template: bool(p, "config.template") ?? false,
-    numEthernetCards: num(p, "summary.config.numEthernetCards"),
-    numVirtualDisks: num(p, "summary.config.numVirtualDisks"),
-    toolsRunningStatus: str(p, "guest.toolsRunningStatus"),
-    guestHeartbeat: str(p, "summary.quickStats.guestHeartbeatStatus"),
-    guestIp: str(p, "guest.ipAddress"),
-  };
+/**
+ * How each followed type is read, property by property. The same setters build an object from a
+ * full read and apply a WaitForUpdatesEx change to a cached one, so neither keeps XML around:
+ * a 10,000-VM inventory lives as small typed objects.
+ */
+interface KindSpec<K extends InventoryObject["kind"], T> {
+  readonly kind: K;
+  readonly types: readonly string[];
+  readonly empty: (ref: MoRef) => Mutable<T>;
+  readonly props: Readonly<Record<string, Setter<T>>>;
 }
 
-export function readFolder(c: ObjectContent): FolderInfo {
-  return {
-    ref: c.obj,
-    name: str(c.props, "name") ?? "",
-    parent: refOf(c.props, "parent"),
-    childType: (c.props.get("childType")?.children ?? []).map((n) => n.text),
-  };
+const vmSpec: KindSpec<"VirtualMachine", VmInfo> = {
+  kind: "VirtualMachine",
+  types: ["VirtualMachine"],
+  empty: (ref) => ({ ref, name: "", datastores: [], networks: [], template: false }),
+  props: {
+    name: (o, v) => (o.name = v?.text ?? ""),
+    parent: (o, v) => (o.parent = readRef(v)),
+    resourcePool: (o, v) => (o.resourcePool = readRef(v)),
+    "runtime.host": (o, v) => (o.host = readRef(v)),
+    "runtime.powerState": (o, v) => (o.powerState = str(v) as PowerState | undefined),
+    "runtime.connectionState": (o, v) => (o.connectionState = str(v) as ConnectionState | undefined),
+    "runtime.question": (o, v) => (o.question = readQuestion(v)),
+    "config.instanceUuid": (o, v) => (o.instanceUuid = str(v)),
+    "config.uuid": (o, v) => (o.biosUuid = str(v)),
+    "config.template": (o, v) => (o.template = bool(v) ?? false),
+    "config.files.vmPathName": (o, v) => (o.vmPathName = str(v)),
+    datastore: (o, v) => (o.datastores = readRefs(v)),
+    network: (o, v) => (o.networks = readRefs(v)),
+    "summary.config.numEthernetCards": (o, v) => (o.numEthernetCards = num(v)),
+    "summary.config.numVirtualDisks": (o, v) => (o.numVirtualDisks = num(v)),
+    "guest.toolsRunningStatus": (o, v) => (o.toolsRunningStatus = str(v)),
+    "summary.quickStats.guestHeartbeatStatus": (o, v) => (o.guestHeartbeat = str(v)),
+    "guest.ipAddress": (o, v) => (o.guestIp = str(v)),
+  },
+};
+
+const folderSpec: KindSpec<"Folder", FolderInfo> = {
+  kind: "Folder",
+  types: ["Folder"],
+  empty: (ref) => ({ ref, name: "", childType: [] }),
+  props: {
+    name: (o, v) => (o.name = v?.text ?? ""),
+    parent: (o, v) => (o.parent = readRef(v)),
+    childType: (o, v) => (o.childType = (v?.children ?? []).map((n) => n.text)),
+  },
+};
+
+const poolSpec: KindSpec<"ResourcePool", ResourcePoolInfo> = {
+  kind: "ResourcePool",
+  types: ["ResourcePool", "VirtualApp"],
+  empty: (ref) => ({ ref, name: "" }),
+  props: {
+    name: (o, v) => (o.name = v?.text ?? ""),
+    parent: (o, v) => (o.parent = readRef(v)),
+    owner: (o, v) => (o.owner = readRef(v)),
+  },
+};
+
+const datastoreSpec: KindSpec<"Datastore", DatastoreInfo> = {
+  kind: "Datastore",
+  types: ["Datastore"],
+  empty: (ref) => ({ ref, name: "", accessible: true, vmfsExtents: [], hosts: [] }),
+  props: {
+    name: (o, v) => (o.name = v?.text ?? ""),
+    "summary.type": (o, v) => (o.type = str(v)),
+    "summary.url": (o, v) => (o.url = str(v)),
+    "summary.accessible": (o, v) => (o.accessible = bool(v) ?? true),
+    info: (o, v) => {
+      const nas = child(v, "nas");
+      o.vmfsExtents = childrenNamed(child(v, "vmfs"), "extent")
+        .map((e) => textAt(e, "diskName") ?? "")
+        .filter(Boolean);
+      o.nas = nas ? { remoteHost: textAt(nas, "remoteHost") ?? "", remotePath: textAt(nas, "remotePath") ?? "" } : undefined;
+    },
+    host: (o, v) =>
+      (o.hosts = (v?.children ?? []).map((m) => ({
+        host: readRef(child(m, "key")) ?? { type: "HostSystem", value: "" },
+        accessible: boolAt(m, "mountInfo.accessible") ?? true,
+        mounted: boolAt(m, "mountInfo.mounted") ?? true,
+      }))),
+    browser: (o, v) => (o.browser = readRef(v)),
+  },
+};
+
+const hostSpec: KindSpec<"HostSystem", HostInfo> = {
+  kind: "HostSystem",
+  types: ["HostSystem"],
+  empty: (ref) => ({ ref, name: "" }),
+  props: {
+    name: (o, v) => (o.name = v?.text ?? ""),
+    parent: (o, v) => (o.parent = readRef(v)),
+    "runtime.connectionState": (o, v) => (o.connectionState = str(v)),
+    "runtime.inMaintenanceMode": (o, v) => (o.inMaintenanceMode = bool(v)),
+    "configManager.storageSystem": (o, v) => (o.storageSystem = readRef(v)),
+    "configManager.datastoreSystem": (o, v) => (o.datastoreSystem = readRef(v)),
+    "configManager.advancedOption": (o, v) => (o.advancedOption = readRef(v)),
+  },
+};
+
+const networkSpec: KindSpec<"Network", NetworkInfo> = {
+  kind: "Network",
+  types: ["Network", "DistributedVirtualPortgroup", "OpaqueNetwork"],
+  empty: (ref) => ({ ref, name: "" }),
+  props: {
+    name: (o, v) => (o.name = v?.text ?? ""),
+    key: (o, v) => (o.portgroupKey = str(v)),
+    "config.distributedVirtualSwitch": (o, v) => (o.dvSwitch = readRef(v)),
+  },
+};
+
+const computeSpec: KindSpec<"ComputeResource", ComputeResourceInfo> = {
+  kind: "ComputeResource",
+  types: ["ComputeResource", "ClusterComputeResource"],
+  empty: (ref) => ({ ref, name: "", hosts: [] }),
+  props: {
+    name: (o, v) => (o.name = v?.text ?? ""),
+    parent: (o, v) => (o.parent = readRef(v)),
+    resourcePool: (o, v) => (o.resourcePool = readRef(v)),
+    host: (o, v) => (o.hosts = readRefs(v)),
+  },
+};
+
+const datacenterSpec: KindSpec<"Datacenter", DatacenterInfo> = {
+  kind: "Datacenter",
+  types: ["Datacenter"],
+  empty: (ref) => ({ ref, name: "" }),
+  props: {
+    name: (o, v) => (o.name = v?.text ?? ""),
+    vmFolder: (o, v) => (o.vmFolder = readRef(v)),
+    hostFolder: (o, v) => (o.hostFolder = readRef(v)),
+    datastoreFolder: (o, v) => (o.datastoreFolder = readRef(v)),
+    networkFolder: (o, v) => (o.networkFolder = readRef(v)),
+  },
+};
+
+type AnySpec = KindSpec<InventoryObject["kind"], object>;
+const SPECS = [vmSpec, folderSpec, poolSpec, datastoreSpec, hostSpec, networkSpec, computeSpec, datacenterSpec] as unknown as readonly AnySpec[];
+const SPEC_BY_TYPE = new Map<string, AnySpec>(SPECS.flatMap((s) => s.types.map((t) => [t, s] as const)));
+
+/** Property paths per vSphere type: only what the controllers use, to keep responses small (STYLE.md §2.5). */
+export const INVENTORY_PROPERTIES: readonly PropertySpec[] = SPECS.flatMap((s) =>
+  s.types
+    // A distributed portgroup's key and switch; plain networks have only a name.
+    .map((t) => ({ type: t, pathSet: t === "Network" || t === "OpaqueNetwork" ? ["name"] : Object.keys(s.props) })),
+);
+
+/** The types a ContainerView over the inventory must include (Network covers its subtypes). */
+export const INVENTORY_VIEW_TYPES = ["VirtualMachine", "Folder", "ResourcePool", "Datastore", "HostSystem", "Network", "ComputeResource", "Datacenter"];
+
+/** Builds the typed object for one retrieved object; undefined for types we do not follow. */
+export function readInventoryObject(c: ObjectContent): InventoryObject | undefined {
+  const spec = SPEC_BY_TYPE.get(c.obj.type);
+  if (!spec) return undefined;
+  const o = spec.empty(c.obj);
+  for (const [path, set] of Object.entries(spec.props)) set(o, c.props.get(path));
+  return { kind: spec.kind, info: o } as InventoryObject;
 }
 
-export function readResourcePool(c: ObjectContent): ResourcePoolInfo {
-  return { ref: c.obj, name: str(c.props, "name") ?? "", parent: refOf(c.props, "parent"), owner: refOf(c.props, "owner") };
+/** A new object for a WaitForUpdatesEx "enter" (all properties unset until the changes apply). */
+export function emptyInventoryObject(ref: MoRef): InventoryObject | undefined {
+  const spec = SPEC_BY_TYPE.get(ref.type);
+  return spec ? ({ kind: spec.kind, info: spec.empty(ref) } as InventoryObject) : undefined;
 }
 
-export function readDatastore(c: ObjectContent): DatastoreInfo {
-  const info = c.props.get("info");
-  const vmfs = child(info, "vmfs");
-  const nas = child(info, "nas");
-  return {
-    ref: c.obj,
-    name: str(c.props, "name") ?? "",
-    type: str(c.props, "summary.type"),
-    url: str(c.props, "summary.url"),
-    accessible: bool(c.props, "summary.accessible") ?? true,
-    vmfsExtents: childrenNamed(vmfs, "extent").map((e) => textAt(e, "diskName") ?? "").filter(Boolean),
-    nas: nas ? { remoteHost: textAt(nas, "remoteHost") ?? "", remotePath: textAt(nas, "remotePath") ?? "" } : undefined,
-    hosts: (c.props.get("host")?.children ?? []).map((m) => ({
-      host: readRef(child(m, "key")) ?? { type: "HostSystem", value: "" },
-      accessible: boolAt(m, "mountInfo.accessible") ?? true,
-      mounted: boolAt(m, "mountInfo.mounted") ?? true,
-    })),
-    browser: refOf(c.props, "browser"),
-  };
-}
-
-export function readHost(c: ObjectContent): HostInfo {
-  return {
-    ref: c.obj,
-    name: str(c.props, "name") ?? "",
-    parent: refOf(c.props, "parent"),
-    connectionState: str(c.props, "runtime.connectionState"),
-    inMaintenanceMode: bool(c.props, "runtime.inMaintenanceMode"),
-    storageSystem: refOf(c.props, "configManager.storageSystem"),
-    datastoreSystem: refOf(c.props, "configManager.datastoreSystem"),
-    advancedOption: refOf(c.props, "configManager.advancedOption"),
-  };
-}
-
-export function readNetwork(c: ObjectContent): NetworkInfo {
-  return { ref: c.obj, name: str(c.props, "name") ?? "", portgroupKey: str(c.props, "key"), dvSwitch: refOf(c.props, "config.distributedVirtualSwitch") };
-}
-
-export function readComputeResource(c: ObjectContent): ComputeResourceInfo {
-  return { ref: c.obj, name: str(c.props, "name") ?? "", parent: refOf(c.props, "parent"), resourcePool: refOf(c.props, "resourcePool"), hosts: readRefs(c.props.get("host")) };
+/**
+ * Applies property changes to a copy of `obj` (unknown property paths are ignored). Returns the
+ * new object; `obj` is not modified.
+ */
+export function applyPropertyChanges(obj: InventoryObject, changes: readonly { name: string; val: XNode | undefined }[]): InventoryObject {
+  const spec = SPEC_BY_TYPE.get(obj.info.ref.type);
+  if (!spec) return obj;
+  const info = { ...obj.info } as Mutable<object>;
+  for (const c of changes) spec.props[c.name]?.(info, c.val);
+  return { kind: obj.kind, info } as InventoryObject;
 }
 
 export function readDatacenter(c: ObjectContent): DatacenterInfo {
-  return {
-    ref: c.obj,
-    name: str(c.props, "name") ?? "",
-    vmFolder: refOf(c.props, "vmFolder"),
-    hostFolder: refOf(c.props, "hostFolder"),
-    datastoreFolder: refOf(c.props, "datastoreFolder"),
-    networkFolder: refOf(c.props, "networkFolder"),
-  };
-}
-
-/** Turns one object's properties into the typed inventory object for its type; undefined for types we do not follow. */
-export function readInventoryObject(c: ObjectContent): InventoryObject | undefined {
-  switch (c.obj.type) {
-    case "VirtualMachine":
-      return { kind: "VirtualMachine", info: readVm(c) };
-    case "Folder":
-      return { kind: "Folder", info: readFolder(c) };
-    case "ResourcePool":
-    case "VirtualApp":
-      return { kind: "ResourcePool", info: readResourcePool(c) };
-    case "Datastore":
-      return { kind: "Datastore", info: readDatastore(c) };
-    case "HostSystem":
-      return { kind: "HostSystem", info: readHost(c) };
-    case "Network":
-    case "DistributedVirtualPortgroup":
-    case "OpaqueNetwork":
-      return { kind: "Network", info: readNetwork(c) };
-    case "ComputeResource":
-    case "ClusterComputeResource":
-      return { kind: "ComputeResource", info: readComputeResource(c) };
-    case "Datacenter":
-      return { kind: "Datacenter", info: readDatacenter(c) };
-    default:
-      return undefined;
-  }
+  const o = datacenterSpec.empty(c.obj);
+  for (const [path, set] of Object.entries(datacenterSpec.props)) set(o, c.props.get(path));
+  return o;
 }

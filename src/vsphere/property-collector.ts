@@ -83,11 +83,11 @@ export function readUpdateSet(returnval: XNode | undefined): { version: string; 
       const obj = readRef(child(os, "obj"));
       const kind = child(os, "kind")?.text as ObjectUpdate["kind"] | undefined;
       if (!obj || !kind) continue;
-      const changes = childrenNamed(os, "changeSet").map((c) => ({
-        name: child(c, "name")?.text ?? "",
-        op: (child(c, "op")?.text ?? "assign") as ChangeOp,
-        val: child(c, "val"),
-      }));
+      const changes = childrenNamed(os, "changeSet").map((c) => {
+        const op = (child(c, "op")?.text ?? "assign") as ChangeOp;
+        // A removed property reads as unset, whatever value the server attached.
+        return { name: child(c, "name")?.text ?? "", op, val: op === "remove" || op === "indirectRemove" ? undefined : child(c, "val") };
+      });
       updates.push({ kind, obj, changes });
     }
   }

@@ -48,18 +48,32 @@ export class VcenterClient implements VsphereClient {
   /** RetrievePropertiesEx with continuation, over explicit objects or a ContainerView. */
   async retrieve(propSets: readonly PropertySpec[], objects: readonly { obj: MoRef; viaView: boolean }[], signal?: AbortSignal, pageSize = 500): Promise<ObjectContent[]> {
     const out: ObjectContent[] = [];
+    await this.retrieveEach(propSets, objects, (page) => out.push(...page), signal, pageSize);
+    return out;
+  }
+
+  /**
+   * Like retrieve, but hands each page to onPage as it arrives, so a caller that converts objects
+   * to something smaller never holds the whole inventory as XML.
+   */
+  async retrieveEach(
+    propSets: readonly PropertySpec[],
+    objects: readonly { obj: MoRef; viaView: boolean }[],
+    onPage: (objects: ObjectContent[]) => void,
+    signal?: AbortSignal,
+    pageSize = 500,
+  ): Promise<void> {
     const first = await this.call("RetrievePropertiesEx", this.pc, [filterSpec("specSet", propSets, objects), el("options", [text("maxObjects", pageSize)])], {
       signal,
       operation: "RetrieveProperties",
     });
     let page = readRetrieveResult(child(first, "returnval"));
-    out.push(...page.objects);
+    onPage(page.objects);
     while (page.token) {
       const next = await this.call("ContinueRetrievePropertiesEx", this.pc, [text("token", page.token)], { signal, operation: "RetrieveProperties" });
       page = readRetrieveResult(child(next, "returnval"));
-      out.push(...page.objects);
+      onPage(page.objects);
     }
-    return out;
   }
 
   /** Creates a ContainerView (session-scoped); the caller must destroy it. */
@@ -93,8 +107,20 @@ export class VcenterClient implements VsphereClient {
   async readInventory(root: MoRef, signal?: AbortSignal, pageSize = 500): Promise<InventoryObject[]> {
     const view = await this.createContainerView(root, INVENTORY_VIEW_TYPES, signal);
     try {
-      const objs = await this.retrieve(INVENTORY_PROPERTIES, [{ obj: view, viaView: true }], signal, pageSize);
-      return objs.map(readInventoryObject).filter((o): o is InventoryObject => o !== undefined);
+      const out: InventoryObject[] = [];
+      await this.retrieveEach(
+        INVENTORY_PROPERTIES,
+        [{ obj: view, viaView: true }],
+        (page) => {
+          for (const c of page) {
+            const o = readInventoryObject(c);
+            if (o) out.push(o);
+          }
+        },
+        signal,
+        pageSize,
+      );
+      return out;
     } finally {
       await this.destroyView(view);
     }

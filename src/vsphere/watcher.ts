@@ -5,8 +5,7 @@ import { backoffDelay } from "../util/backoff.js";
 import { jsonEqual } from "../util/equal.js";
 import { el, text } from "./soap/builder.js";
 import { child } from "./soap/xml.js";
-import type { XNode } from "./soap/xml.js";
-import { INVENTORY_PROPERTIES, INVENTORY_VIEW_TYPES, readInventoryObject } from "./inventory.js";
+import { INVENTORY_PROPERTIES, INVENTORY_VIEW_TYPES, applyPropertyChanges, emptyInventoryObject } from "./inventory.js";
 import { filterSpec, readRef, readUpdateSet } from "./property-collector.js";
 import type { ObjectUpdate } from "./property-collector.js";
 import type { VsphereSession } from "./session.js";
@@ -35,13 +34,6 @@ export interface InventoryWatcherOptions {
   readonly backoff?: { baseMs: number; maxMs: number };
 }
 
-type Props = Map<string, XNode>;
-
-interface Entry {
-  props: Props;
-  object: InventoryObject | undefined;
-}
-
 /**
  * Follows a vCenter inventory through a PropertyCollector filter and WaitForUpdatesEx, keeping a
  * typed cache of the objects and emitting one event per change (STYLE.md departure 2: event-driven,
@@ -57,7 +49,7 @@ interface Entry {
  *     repeats events nor loses the changes made while disconnected.
  */
 export class InventoryWatcher {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Map<string, InventoryObject>();
   private synced = false;
   private lastVersion: string | undefined;
   /** Number of full (re)synchronisations, for tests and diagnostics. */
@@ -74,11 +66,11 @@ export class InventoryWatcher {
   }
 
   get(ref: MoRef): InventoryObject | undefined {
-    return this.entries.get(refKey(ref))?.object;
+    return this.entries.get(refKey(ref));
   }
 
   objects(): InventoryObject[] {
-    return [...this.entries.values()].map((e) => e.object).filter((o): o is InventoryObject => o !== undefined);
+    return [...this.entries.values()];
   }
 
   /** Runs until signal aborts; never rejects. */
@@ -117,7 +109,7 @@ export class InventoryWatcher {
       });
       filter = readRef(child(filterRes, "returnval"));
       let version = "";
-      let fresh: Map<string, Props> | undefined = new Map();
+      let fresh: Map<string, InventoryObject> | undefined = new Map();
       const maxWait = this.o.maxWaitSeconds ?? 30;
       for (;;) {
         const res = await session.call(
@@ -147,14 +139,14 @@ export class InventoryWatcher {
   }
 
   /** Replaces the cache with a full state, emitting only what differs. */
-  private resync(fresh: Map<string, Props>): void {
-    for (const [key, entry] of this.entries) {
+  private resync(fresh: Map<string, InventoryObject>): void {
+    for (const [key, old] of this.entries) {
       if (!fresh.has(key)) {
         this.entries.delete(key);
-        if (entry.object) this.o.onEvent({ type: "removed", object: entry.object });
+        this.o.onEvent({ type: "removed", object: old });
       }
     }
-    for (const [key, props] of fresh) this.update(key, props);
+    for (const [key, object] of fresh) this.put(key, object);
     this.synced = true;
     this.syncs++;
     this.o.onSynced?.();
@@ -165,45 +157,28 @@ export class InventoryWatcher {
     if (u.kind === "leave") {
       const old = this.entries.get(key);
       this.entries.delete(key);
-      if (old?.object) this.o.onEvent({ type: "removed", object: old.object });
+      if (old) this.o.onEvent({ type: "removed", object: old });
       return;
     }
-    const props = u.kind === "enter" ? new Map<string, XNode>() : new Map(this.entries.get(key)?.props ?? []);
-    applyChanges(props, u);
-    this.update(key, props, u.obj);
+    const base = u.kind === "enter" ? emptyInventoryObject(u.obj) : (this.entries.get(key) ?? emptyInventoryObject(u.obj));
+    if (base) this.put(key, applyPropertyChanges(base, u.changes));
   }
 
-  private update(key: string, props: Props, obj?: MoRef): void {
-    const ref = obj ?? parseRefKey(key);
-    const object = readInventoryObject({ obj: ref, props });
+  private put(key: string, object: InventoryObject): void {
     const old = this.entries.get(key);
-    this.entries.set(key, { props, object });
-    if (!object) return;
-    if (!old?.object) this.o.onEvent({ type: "added", object });
-    else if (!jsonEqual(old.object, object)) this.o.onEvent({ type: "modified", object, previous: old.object });
+    this.entries.set(key, object);
+    if (!old) this.o.onEvent({ type: "added", object });
+    else if (!jsonEqual(old, object)) this.o.onEvent({ type: "modified", object, previous: old });
   }
 }
 
-function applyChanges(props: Props, u: ObjectUpdate): void {
-  for (const c of u.changes) {
-    if (c.op === "remove" || c.op === "indirectRemove" || c.val === undefined) props.delete(c.name);
-    else props.set(c.name, c.val);
-  }
-}
-
-/** Folds an update into a map being built from scratch (the initial full state). */
-function applyTo(fresh: Map<string, Props>, u: ObjectUpdate): void {
+/** Folds an update into a state being built from scratch (the initial full state). */
+function applyTo(fresh: Map<string, InventoryObject>, u: ObjectUpdate): void {
   const key = refKey(u.obj);
   if (u.kind === "leave") {
     fresh.delete(key);
     return;
   }
-  const props = fresh.get(key) ?? new Map<string, XNode>();
-  applyChanges(props, u);
-  fresh.set(key, props);
-}
-
-function parseRefKey(key: string): MoRef {
-  const i = key.indexOf(":");
-  return { type: key.slice(0, i), value: key.slice(i + 1) };
+  const base = (u.kind === "modify" ? fresh.get(key) : undefined) ?? emptyInventoryObject(u.obj);
+  if (base) fresh.set(key, applyPropertyChanges(base, u.changes));
 }
