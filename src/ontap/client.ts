@@ -85,6 +85,11 @@ export interface OntapClient {
   /** On the source cluster: `snapmirror release` (DELETE source_only), which removes the relationship's snapshots there. */
   release(uuid: string, signal: AbortSignal): Promise<JobRef | Done>;
   getPolicy(name: string, signal: AbortSignal): Promise<SnapMirrorPolicy | undefined>;
+  /**
+   * Sets (or with undefined removes) the relationship's transfer schedule. 9.11.1+ only: older
+   * clusters refuse with a PermanentError (Unsupported). DONE when already so.
+   */
+  setSchedule(uuid: string, schedule: string | undefined, signal: AbortSignal): Promise<JobRef | Done>;
 
   // Volumes, snapshots, FlexClone -------------------------------------------------------------
   getVolume(volume: VolumeRef, signal: AbortSignal): Promise<Volume | undefined>;
@@ -188,6 +193,8 @@ export interface OntapCapabilities {
   readonly transferEndTime: boolean;
   /** 9.12.1+ (where the bindings first show it): `last_transfer_type`. */
   readonly lastTransferType: boolean;
+  /** 9.11.1+ (UNCONFIRMED between 9.11.1 and 9.12.1): a relationship's own `transfer_schedule`. */
+  readonly transferSchedule: boolean;
 }
 
 export type RelationshipState =
@@ -216,6 +223,8 @@ export interface SnapMirrorRelationship {
     readonly totalDurationSeconds?: number;
   };
   readonly lastTransferType?: string;
+  /** The relationship's own schedule (9.11.1+; undefined on older clusters or when none is set). */
+  readonly schedule?: string;
 }
 
 /** A transfer started by `update`; `uuid` when ONTAP named it in the Location header. */
@@ -230,6 +239,8 @@ export interface RelationshipSpec {
   readonly destination: VolumePath;
   /** ONTAP policy name; ONTAP's default (Asynchronous) when omitted. */
   readonly policy?: string;
+  /** A transfer schedule name (9.11.1+ only; older clusters refuse it with Unsupported). */
+  readonly schedule?: string;
 }
 
 export interface SnapMirrorPolicy {

@@ -17,6 +17,7 @@ export const SINCE = {
   transferEndTime: "9.9.1",
   // The 9.12.1 bindings are the first that show it for sure (9.11.1 is UNCONFIRMED).
   lastTransferType: "9.12.1",
+  transferSchedule: "9.11.1",
 } as const satisfies Record<keyof OntapCapabilities, VersionFloor>;
 
 export function capabilitiesOf(v: OntapVersion): OntapCapabilities {
@@ -24,6 +25,7 @@ export function capabilitiesOf(v: OntapVersion): OntapCapabilities {
     reverseInPlace: atLeast(v, SINCE.reverseInPlace),
     transferEndTime: atLeast(v, SINCE.transferEndTime),
     lastTransferType: atLeast(v, SINCE.lastTransferType),
+    transferSchedule: atLeast(v, SINCE.transferSchedule),
   };
 }
 
@@ -47,6 +49,7 @@ export const RELATIONSHIP_FIELDS: readonly string[] = [
 export const RELATIONSHIP_GATED: readonly GatedFields[] = [
   { since: SINCE.transferEndTime, fields: ["transfer.end_time", "transfer.total_duration"] },
   { since: SINCE.lastTransferType, fields: ["last_transfer_type"] },
+  { since: SINCE.transferSchedule, fields: ["transfer_schedule.name"] },
 ];
 
 /** "svm:volume" → {svm, volume}; the volume is empty for SVM-DR paths ("svm:"). */

@@ -63,6 +63,7 @@ export function toRelationship(w: WireRelationship): SnapMirrorRelationship {
         }
       : undefined,
     lastTransferType: w.last_transfer_type ?? undefined,
+    schedule: w.transfer_schedule?.name ?? undefined,
   };
 }
 
@@ -124,6 +125,21 @@ export async function initialize(ctx: OpsContext, uuid: string, signal: AbortSig
   if (r.state !== "uninitialized") throw refuse(what, r, "only an uninitialized relationship can be initialized");
   if (transferActive(r)) throw transferWait(what, r);
   return patch(ctx, r, what, { state: mirroredState(r) }, "Started SnapMirror initialize", signal);
+}
+
+async function requireSchedules(ctx: OpsContext, what: string, signal: AbortSignal): Promise<void> {
+  const v = await ctx.t.clusterVersion(signal);
+  if (!capabilitiesOf(v).transferSchedule) {
+    throw new PermanentError(`${what}: ONTAP ${v.full} has no per-relationship transfer schedule (9.11.1+); the policy's schedule applies`, OntapReason.Unsupported);
+  }
+}
+
+export async function setSchedule(ctx: OpsContext, uuid: string, schedule: string | undefined, signal: AbortSignal): Promise<JobRef | Done> {
+  const what = "set relationship schedule";
+  await requireSchedules(ctx, what, signal);
+  const r = await mustGet(ctx, uuid, what, signal);
+  if (r.schedule === schedule) return DONE;
+  return patch(ctx, r, what, { transfer_schedule: schedule ? { name: schedule } : null }, "Started SnapMirror schedule change", signal);
 }
 
 export async function quiesce(ctx: OpsContext, uuid: string, signal: AbortSignal): Promise<JobRef | Done> {
@@ -193,10 +209,12 @@ export async function createRelationship(ctx: OpsContext, spec: RelationshipSpec
   const what = "create relationship";
   const existing = await findRelationship(ctx, spec.destination, false, signal);
   if (existing) return sameSource(what, existing, spec);
+  if (spec.schedule !== undefined) await requireSchedules(ctx, what, signal);
   const body = {
     source: { path: pathFilter(spec.source, what) },
     destination: { path: pathFilter(spec.destination, what) },
     ...(spec.policy ? { policy: { name: spec.policy } } : {}),
+    ...(spec.schedule ? { transfer_schedule: { name: spec.schedule } } : {}),
   };
   try {
     const ref = await ctx.t.requestJob({ op: "relationship_create", what, path: RELATIONSHIPS, signal }, "POST", body);

@@ -77,6 +77,10 @@ export class RestOntapClient implements OntapClient {
   abortTransfer(uuid: string, signal: AbortSignal): Promise<Done> {
     return rel.abortTransfer(this.ctx, uuid, signal);
   }
+  setSchedule(uuid: string, schedule: string | undefined, signal: AbortSignal): Promise<JobRef | Done> {
+    return rel.setSchedule(this.ctx, uuid, schedule, signal);
+  }
+
   quiesce(uuid: string, signal: AbortSignal): Promise<JobRef | Done> {
     return rel.quiesce(this.ctx, uuid, signal);
   }

@@ -41,6 +41,7 @@ export interface WireRelationship {
   exported_snapshot?: string;
   transfer?: { uuid?: string; state: TransferState; bytes_transferred?: number; end_time?: string; total_duration?: string };
   last_transfer_type?: string;
+  transfer_schedule?: { name?: string };
 }
 
 export interface WirePolicy {
@@ -221,6 +222,7 @@ export const relationshipSchema: JSONSchemaType<WireRelationship> = {
       },
     },
     last_transfer_type: optStr,
+    transfer_schedule: { type: "object", nullable: true, properties: { name: optStr } },
   },
 };
 

@@ -311,6 +311,10 @@ class FakeOntapClient implements OntapClient {
     throw new Error("fake ontap: getPolicy not implemented");
   }
 
+  setSchedule(): never {
+    throw new Error("fake ontap: setSchedule not implemented");
+  }
+
   private volume(v: FakeVol): Volume {
     return {
       uuid: v.uuid, name: v.name, svm: v.svm, type: v.type, state: v.state, nasPath: v.nasPath,

@@ -16,10 +16,11 @@ describe("ONTAP version gating", () => {
     expect(atLeast(v("8.99.9"), "9.8.0")).toBe(false);
   });
 
-  it("offers the in-place reverse only from 9.9.1 and last_transfer_type only from 9.12.1", () => {
-    expect(capabilitiesOf(v("9.8.0"))).toEqual({ reverseInPlace: false, transferEndTime: false, lastTransferType: false });
-    expect(capabilitiesOf(v("9.9.1"))).toEqual({ reverseInPlace: true, transferEndTime: true, lastTransferType: false });
-    expect(capabilitiesOf(v("9.12.1"))).toEqual({ reverseInPlace: true, transferEndTime: true, lastTransferType: true });
+  it("offers the in-place reverse from 9.9.1, relationship schedules from 9.11.1 and last_transfer_type from 9.12.1", () => {
+    expect(capabilitiesOf(v("9.8.0"))).toEqual({ reverseInPlace: false, transferEndTime: false, lastTransferType: false, transferSchedule: false });
+    expect(capabilitiesOf(v("9.9.1"))).toEqual({ reverseInPlace: true, transferEndTime: true, lastTransferType: false, transferSchedule: false });
+    expect(capabilitiesOf(v("9.11.1"))).toEqual({ reverseInPlace: true, transferEndTime: true, lastTransferType: false, transferSchedule: true });
+    expect(capabilitiesOf(v("9.12.1"))).toEqual({ reverseInPlace: true, transferEndTime: true, lastTransferType: true, transferSchedule: true });
   });
 
   it("asks a 9.8 cluster only for 9.8 relationship fields", () => {
@@ -27,6 +28,7 @@ describe("ONTAP version gating", () => {
     expect(f).toContain("transfer.state");
     expect(f).not.toContain("transfer.end_time");
     expect(f).not.toContain("last_transfer_type");
+    expect(f).not.toContain("transfer_schedule.name");
   });
 
   it("adds the later fields when the cluster has them", () => {
