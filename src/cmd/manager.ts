@@ -21,6 +21,11 @@ import { Manager } from "../runtime/manager.js";
 import { PreflightError, preflight } from "../runtime/preflight.js";
 import { registerControllers } from "../controllers/index.js";
 import { systemClock } from "../util/clock.js";
+import { createExternalMetrics } from "../metrics/external.js";
+import { ReplicationMetrics } from "../metrics/replication.js";
+import { SecretType } from "../sites/credentials.js";
+import { SiteConnections } from "../sites/connections.js";
+import { SiteInventories } from "../sites/inventories.js";
 
 function packageVersion(): string {
   try {
@@ -66,7 +71,26 @@ async function run(cfg: Config, log: Logger): Promise<number> {
     reconcileTimeoutMs: cfg.reconcileTimeoutMs,
     resyncPeriodMs: cfg.resyncPeriodMs,
   });
-  registerControllers(manager, { kube, clock, events, metrics });
+  const secrets = manager.informer(SecretType, { allNamespaces: true });
+  const connections = new SiteConnections({
+    secrets: (ref) => secrets.get(`${ref.namespace}/${ref.name}`),
+    clock,
+    log,
+    metrics: createExternalMetrics(registry),
+    callTimeoutMs: cfg.externalCallTimeoutMs,
+  });
+  const inventories = new SiteInventories({ connections, clock, log });
+  registerControllers(manager, {
+    kube,
+    clock,
+    events,
+    metrics,
+    replicationMetrics: new ReplicationMetrics(registry, clock),
+    connections,
+    inventories,
+    sitePollIntervalMs: cfg.sitePollIntervalMs,
+    ontapPollIntervalMs: cfg.ontapPollIntervalMs,
+  });
 
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -88,6 +112,7 @@ async function run(cfg: Config, log: Logger): Promise<number> {
     process.exit(1);
   }
   await events.flush();
+  await connections.closeAll();
   rest.close();
   log.info("Stopped");
   return 0;

@@ -22,6 +22,9 @@ export interface RawConfig {
   reconcileTimeout: string;
   resyncPeriod: string;
   startupTimeout: string;
+  sitePollInterval: string;
+  ontapPollInterval: string;
+  externalCallTimeout: string;
 }
 
 /** The operator's validated configuration. Only src/config reads process.env. */
@@ -42,6 +45,12 @@ export interface Config {
   readonly reconcileTimeoutMs: number;
   readonly resyncPeriodMs: number;
   readonly startupTimeoutMs: number;
+  /** How often a healthy Site's endpoints are checked. */
+  readonly sitePollIntervalMs: number;
+  /** How often ONTAP is polled per ReplicationRelationship in steady state (no push channel exists). */
+  readonly ontapPollIntervalMs: number;
+  /** Upper bound of one vCenter or ONTAP call. */
+  readonly externalCallTimeoutMs: number;
   /** Running in a Pod (KUBERNETES_SERVICE_HOST set): the service account is the fallback identity. */
   readonly inCluster: boolean;
   /** Source revision stamped at image build (VMDR_BUILD_COMMIT), for vmdr_build_info. */
@@ -57,6 +66,7 @@ const schema: JSONSchemaType<RawConfig> = {
   required: [
     "leaderElect", "leaderElectionNamespace", "leaderElectionId", "leaseDuration", "renewDeadline", "retryPeriod",
     "healthProbeBindAddress", "metricsBindAddress", "logLevel", "workers", "reconcileTimeout", "resyncPeriod", "startupTimeout",
+    "sitePollInterval", "ontapPollInterval", "externalCallTimeout",
   ],
   properties: {
     kubeconfig: { type: "string", minLength: 1, nullable: true },
@@ -75,6 +85,9 @@ const schema: JSONSchemaType<RawConfig> = {
     reconcileTimeout: duration,
     resyncPeriod: duration,
     startupTimeout: duration,
+    sitePollInterval: duration,
+    ontapPollInterval: duration,
+    externalCallTimeout: duration,
   },
 };
 
@@ -92,6 +105,9 @@ const DEFAULTS: RawConfig = {
   reconcileTimeout: "2m",
   resyncPeriod: "10m",
   startupTimeout: "30s",
+  sitePollInterval: "1m",
+  ontapPollInterval: "1m",
+  externalCallTimeout: "30s",
 };
 
 /** Flag name (kebab-case) for a config key, e.g. leaderElect → leader-elect. */
@@ -168,6 +184,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     reconcileTimeoutMs: parseDuration(c.reconcileTimeout),
     resyncPeriodMs: parseDuration(c.resyncPeriod),
     startupTimeoutMs: parseDuration(c.startupTimeout),
+    sitePollIntervalMs: parseDuration(c.sitePollInterval),
+    ontapPollIntervalMs: parseDuration(c.ontapPollInterval),
+    externalCallTimeoutMs: parseDuration(c.externalCallTimeout),
     inCluster: Boolean(env.KUBERNETES_SERVICE_HOST),
     buildCommit: env.VMDR_BUILD_COMMIT ?? "unknown",
   };

@@ -1,8 +1,13 @@
 import type { KubeStore } from "../kube/store.js";
 import type { RuntimeMetrics } from "../metrics/controller.js";
+import type { ReplicationMetrics } from "../metrics/replication.js";
 import type { EventRecorder } from "../runtime/events.js";
 import type { Manager } from "../runtime/manager.js";
+import type { SiteConnections } from "../sites/connections.js";
+import type { SiteInventories } from "../sites/inventories.js";
 import type { Clock } from "../util/clock.js";
+import { setupReplicationRelationshipController } from "./replication-relationship/setup.js";
+import { setupSiteController } from "./site/setup.js";
 
 /** What every controller may depend on; each takes the subset it needs. */
 export interface ControllerDeps {
@@ -10,10 +15,16 @@ export interface ControllerDeps {
   readonly clock: Clock;
   readonly events: EventRecorder;
   readonly metrics: RuntimeMetrics;
+  readonly replicationMetrics: ReplicationMetrics;
+  readonly connections: SiteConnections;
+  readonly inventories: SiteInventories;
+  readonly sitePollIntervalMs: number;
+  readonly ontapPollIntervalMs: number;
 }
 
-/**
- * Registers every controller with the manager, with its watches. The Site, ReplicationRelationship,
- * ProtectionGroup and FailoverRun controllers arrive with their issues.
- */
-export function registerControllers(_manager: Manager, _deps: ControllerDeps): void {}
+/** Registers every controller with the manager, with its watches. */
+export function registerControllers(manager: Manager, deps: ControllerDeps): void {
+  setupSiteController(manager, deps);
+  setupReplicationRelationshipController(manager, deps);
+  manager.addRunnable((signal) => deps.inventories.run(signal));
+}

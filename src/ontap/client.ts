@@ -22,6 +22,8 @@ export interface OntapClient {
   // Cluster and jobs ------------------------------------------------------------------------
   /** The cluster's name, uuid and version (read once per client, then remembered). */
   getCluster(signal: AbortSignal): Promise<ClusterInfo>;
+  /** Reads the cluster now, not from memory: proves the endpoint answers and accepts the credentials. */
+  probe(signal: AbortSignal): Promise<ClusterInfo>;
   /** What this cluster's version supports beyond the 9.8 baseline. */
   getCapabilities(signal: AbortSignal): Promise<OntapCapabilities>;
   /**

@@ -43,6 +43,10 @@ export class RestOntapClient implements OntapClient {
     return this.t.clusterInfo(signal);
   }
 
+  probe(signal: AbortSignal): Promise<ClusterInfo> {
+    return this.t.probeCluster(signal);
+  }
+
   async getCapabilities(signal: AbortSignal): Promise<OntapCapabilities> {
     return capabilitiesOf(await this.t.clusterVersion(signal));
   }

@@ -140,6 +140,13 @@ export class OntapTransport {
     return this.cluster;
   }
 
+  /** Reads the cluster now (a liveness probe) and remembers the answer for clusterInfo. */
+  async probeCluster(signal: AbortSignal): Promise<ClusterInfo> {
+    const info = await this.readCluster(signal);
+    this.cluster = Promise.resolve(info);
+    return info;
+  }
+
   async clusterVersion(signal: AbortSignal): Promise<OntapVersion> {
     return (await this.clusterInfo(signal)).version;
   }

@@ -50,3 +50,17 @@ export function classOf(err: unknown): ErrorClass {
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** The same class and reason with a new message (e.g. to prefix which endpoint failed). */
+export function withMessage(err: OperatorError, message: string): OperatorError {
+  switch (err.class) {
+    case "Permanent":
+      return new PermanentError(message, err.reason, { cause: err });
+    case "Conflict":
+      return new ConflictError(message, err.reason, { cause: err });
+    case "Wait":
+      return new WaitError(message, err.reason, (err as WaitError).retryAfterMs, { cause: err });
+    default:
+      return new TransientError(message, err.reason, { cause: err });
+  }
+}

@@ -52,6 +52,7 @@ export class Manager {
   private elector: LeaderElector | undefined;
   private leading = false;
   private readonly extraReadyChecks: Check[] = [];
+  private readonly runnables: ((signal: AbortSignal) => Promise<void>)[] = [];
   /** Addresses actually bound (useful when configured with port 0). */
   readonly addresses: { health?: string; metrics?: string } = {};
 
@@ -59,14 +60,17 @@ export class Manager {
     this.o = o;
   }
 
-  /** The shared informer for a type (created on first use). */
-  informer<T extends KubeObject>(type: ResourceType<T>): Informer<T> {
+  /**
+   * The shared informer for a type (created on first use). Namespaced types follow the manager's
+   * namespace unless allNamespaces (e.g. Secrets, which cluster-scoped Sites name anywhere).
+   */
+  informer<T extends KubeObject>(type: ResourceType<T>, o: { allNamespaces?: boolean } = {}): Informer<T> {
     const id = `${type.group}/${type.version}/${type.plural}`;
     let inf = this.informers.get(id);
     if (!inf) {
       inf = new Informer<KubeObject>({
         type: type,
-        namespace: type.namespaced ? this.o.namespace : undefined,
+        namespace: type.namespaced && !o.allNamespaces ? this.o.namespace : undefined,
         kube: this.o.kube,
         watcher: this.o.watcher,
         clock: this.o.clock,
@@ -93,11 +97,24 @@ export class Manager {
   }
 
   /** Enqueues keys into `controller` whenever an object of `type` is added, changed or deleted. */
-  watch<T extends KubeObject>(controller: Controller, type: ResourceType<T>, map: MapFunc<T> = (o) => [keyString(keyOf(o))]): void {
+  watch<T extends KubeObject>(
+    controller: Controller,
+    type: ResourceType<T>,
+    map: MapFunc<T> = (o) => [keyString(keyOf(o))],
+    o: { allNamespaces?: boolean } = {},
+  ): void {
     const enqueue = (obj: T): void => {
       for (const k of map(obj)) controller.enqueue(k);
     };
-    this.informer(type).addHandlers({ onAdd: enqueue, onUpdate: (_old, obj) => enqueue(obj), onDelete: enqueue });
+    this.informer(type, o).addHandlers({ onAdd: enqueue, onUpdate: (_old, obj) => enqueue(obj), onDelete: enqueue });
+  }
+
+  /**
+   * Registers long-running work that runs only while this replica leads (controller-runtime's
+   * leader-election runnables), e.g. the vCenter inventory watchers. It gets the leadership signal.
+   */
+  addRunnable(run: (signal: AbortSignal) => Promise<void>): void {
+    this.runnables.push(run);
   }
 
   addReadyCheck(c: Check): void {
@@ -163,7 +180,7 @@ export class Manager {
       return;
     }
     this.o.log.info({ informers: informers.length, controllers: this.controllers.map((c) => c.name) }, "Caches synced; starting controllers");
-    await Promise.all([...this.controllers.map((c) => c.start(signal)), ...runs]);
+    await Promise.all([...this.runnables.map((r) => r(signal)), ...this.controllers.map((c) => c.start(signal)), ...runs]);
   }
 
   private readyChecks(): Check[] {

@@ -166,6 +166,10 @@ export class FakeOntapWorld {
 class FakeOntapClient implements OntapClient {
   constructor(private readonly w: FakeOntapWorld, private readonly c: Cluster) {}
 
+  probe(): Promise<ClusterInfo> {
+    return this.getCluster();
+  }
+
   getCluster(): Promise<ClusterInfo> {
     const [generation, major, minor] = this.c.version.split(".").map(Number) as [number, number, number];
     return Promise.resolve({ name: this.c.name, uuid: `${this.c.name}-uuid`, version: { generation, major, minor, full: `NetApp Release ${this.c.version}` } });

@@ -65,6 +65,10 @@ export interface ReplicationRelationshipStatus {
   newestSnapshot?: { name: string; createTime?: string };
   pendingOperation?: PendingOperation;
   lastUpdateRequestedAt?: string;
+  /** Set when this controller broke the relationship off for desiredState BrokenOff (so Mirrored means resync). */
+  brokenOffByOperator?: boolean;
+  /** Where the relationship lives: the cluster of the destination (Forward) or of the source (Reverse). */
+  activeDestination?: string;
 }
 
 export type ReplicationRelationship = StatusObject<ReplicationRelationshipStatus> & { spec: ReplicationRelationshipSpec };
@@ -152,6 +156,8 @@ export const replicationRelationshipStatusSchema: JSONSchemaType<ReplicationRela
       properties: { id: { type: "string" }, operation: { type: "string" }, startedAt: timestamp },
     }),
     lastUpdateRequestedAt: optional(timestamp),
+    brokenOffByOperator: optional({ type: "boolean" }),
+    activeDestination: optional({ type: "string" }),
   },
 };
 

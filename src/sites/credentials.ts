@@ -1,0 +1,33 @@
+import { PermanentError } from "../runtime/errors.js";
+import type { KubeObject, ResourceType } from "../kube/types.js";
+import type { SecretReference } from "../api/v1alpha1/common.js";
+import { SECRET_KEYS } from "../api/v1alpha1/meta.js";
+
+export type Secret = KubeObject & { data?: Record<string, string>; stringData?: Record<string, string>; type?: string };
+
+export const SecretType: ResourceType<Secret> = { group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true };
+
+export interface Credentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** Reads a Secret from wherever the caller keeps them (the Secret informer's cache). */
+export type SecretLookup = (ref: SecretReference) => Secret | undefined;
+
+/**
+ * The username and password in a credentials Secret. A missing Secret or key is Permanent (a
+ * human must create or fix it; the Secret's watch re-triggers the reconcile). The message names
+ * the Secret and the key, never a value.
+ */
+export function readCredentials(lookup: SecretLookup, ref: SecretReference, what: string): Credentials {
+  const secret = lookup(ref);
+  if (!secret) throw new PermanentError(`${what}: Secret ${ref.namespace}/${ref.name} does not exist`, "SecretNotFound");
+  const value = (key: string): string => {
+    const b64 = secret.data?.[key];
+    const v = b64 !== undefined ? Buffer.from(b64, "base64").toString("utf8") : secret.stringData?.[key];
+    if (!v) throw new PermanentError(`${what}: Secret ${ref.namespace}/${ref.name} has no "${key}" key`, "SecretInvalid");
+    return v;
+  };
+  return { username: value(SECRET_KEYS.username), password: value(SECRET_KEYS.password) };
+}
