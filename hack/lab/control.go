@@ -166,6 +166,10 @@ func (l *lab) controlHandler() http.Handler {
 		if err != nil {
 			return nil, err
 		}
+		// Restart blocks for the outage; a bound keeps a typo from taking the vCenter away for good.
+		if req.Outage < 0 || time.Duration(req.Outage) > maxRestartOutage {
+			return nil, badRequest(`"outage" must be between 0s and %v`, maxRestartOutage)
+		}
 		vc.Restart(time.Duration(req.Outage))
 		return nil, nil
 	})
@@ -295,6 +299,7 @@ func (l *lab) controlHandler() http.Handler {
 
 	// Ground truth.
 	handle("GET /truth/storage", func(*http.Request) (any, error) { return l.storage.Truth(), nil })
+	handle("GET /ontap/options", func(*http.Request) (any, error) { return l.storage.Options(), nil })
 	handle("GET /truth/sites/{site}/vcenter", func(r *http.Request) (any, error) {
 		vc, _, err := l.site(r)
 		if err != nil {
@@ -335,7 +340,51 @@ func (l *lab) controlHandler() http.Handler {
 		}
 		return v, nil
 	})
-	return mux
+	return jsonFallback(mux)
+}
+
+// maxRestartOutage bounds POST /sites/{site}/vcenter/restart's outage.
+const maxRestartOutage = 5 * time.Minute
+
+// jsonFallback answers what mux has no route for (unknown path: 404, known path with another
+// method: 405 with Allow) with the API's JSON error instead of the mux's plain text.
+func jsonFallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		st := &statusRecorder{header: w.Header()}
+		mux.ServeHTTP(st, r) // only the status and headers (Allow) are kept
+		msg := fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)
+		if st.status == http.StatusMethodNotAllowed {
+			msg = fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, w.Header().Get("Allow"))
+		}
+		if st.status < 400 {
+			st.status = http.StatusNotFound
+		}
+		w.Header().Del("X-Content-Type-Options")
+		writeJSON(w, st.status, map[string]string{"error": msg})
+	})
+}
+
+// statusRecorder keeps the status a handler writes and drops its body.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (s *statusRecorder) Header() http.Header { return s.header }
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return len(b), nil
+}
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
 }
 
 func (l *lab) site(r *http.Request) (*vcenter.VCenter, *ontap.Cluster, error) {
