@@ -30,7 +30,7 @@ key=$(
   {
     go env GOVERSION GOOS GOARCH
     echo "$ldflags"
-    (cd "$src" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' -o -name '*.vmx' \) -print0 \
+    (cd "$src" && find . -type f ! -name '*_test.go' \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' -o -name '*.vmx' -o -name PACKAGE \) -print0 \
       | LC_ALL=C sort -z | xargs -0 sha256sum)
   } | sha256sum | cut -c1-16
 )
@@ -42,7 +42,10 @@ if [[ ! -x "$out" ]]; then
   if [[ ! -x "$out" ]]; then
     start=$(date +%s)
     echo "ensure-tool: building $name (first build on a machine can take minutes)..." >&2
-    (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out.tmp" .)
+    pkg=.
+    # A wrapper module may name a main package of one of its dependencies to build instead.
+    [[ -f "$src/PACKAGE" ]] && pkg=$(tr -d '[:space:]' < "$src/PACKAGE")
+    (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg")
     mv "$out.tmp" "$out"
     echo "ensure-tool: built $name in $(( $(date +%s) - start ))s -> $out" >&2
     # Old builds of the same tool are dead weight once the pin moves.
