@@ -34,11 +34,21 @@ crds: build ## Regenerate crds/ from the schemas in src/api
 verify-crds: build ## Fail when crds/ drifted from src/api
 	node dist/hack/gen-crds.js --verify crds
 
+.PHONY: prometheus-rule
+prometheus-rule: build ## Regenerate deploy/prometheus/prometheusrule.yaml from rules.yaml
+	node dist/hack/gen-prometheus-rule.js
+
+.PHONY: test-rules
+test-rules: build ## promtool checks and unit tests of the alert rules; the PrometheusRule must match them
+	node dist/hack/gen-prometheus-rule.js --verify
+	cd deploy/prometheus && $$(../../hack/ensure-tool.sh promtool) check rules rules.yaml && $$(../../hack/ensure-tool.sh promtool) test rules tests.yaml
+
 .PHONY: tools
-tools: ## Build (once, cached) etcd, kube-apiserver and the lab from Go modules
+tools: ## Build (once, cached) etcd, kube-apiserver, the lab and promtool from Go modules
 	@hack/ensure-tool.sh etcd >/dev/null
 	@hack/ensure-tool.sh kube-apiserver >/dev/null
 	@hack/ensure-tool.sh lab >/dev/null
+	@hack/ensure-tool.sh promtool >/dev/null
 
 .PHONY: test-unit
 test-unit: build
@@ -54,7 +64,7 @@ test-lab: ## Go tests of the two-site lab (hack/lab)
 	cd hack/lab && go vet ./... && go test -count=1 ./...
 
 .PHONY: test
-test: lint verify-crds test-unit test-integration test-lab ## Everything CI runs: lint, CRD drift, unit, integration (real kube-apiserver), lab
+test: lint verify-crds test-rules test-unit test-integration test-lab ## Everything CI runs: lint, CRD drift, alert rules, unit, integration (real kube-apiserver + lab), lab
 
 .PHONY: bench
 bench: build tools ## Benchmarks (print numbers; never part of test)

@@ -10,6 +10,8 @@ interface Sample {
   observedAtMs: number;
   lastTransferEndMs?: number;
   rpoSeconds: number;
+  /** ONTAP's health verdict; undefined when not reported. */
+  healthy?: boolean;
 }
 
 /**
@@ -53,6 +55,21 @@ export class ReplicationMetrics {
       collect() {
         this.reset();
         for (const s of samples.values()) this.set({ namespace: s.namespace, name: s.name }, s.rpoSeconds);
+      },
+    });
+    this.registerHealth(register);
+  }
+
+  private registerHealth(register: Registry): void {
+    const samples = this.samples;
+    new Gauge({
+      name: `${METRIC_PREFIX}_replication_healthy`,
+      help: "1 when ONTAP reports the SnapMirror relationship healthy, 0 when unhealthy.",
+      labelNames: ["namespace", "name"],
+      registers: [register],
+      collect() {
+        this.reset();
+        for (const s of samples.values()) if (s.healthy !== undefined) this.set({ namespace: s.namespace, name: s.name }, s.healthy ? 1 : 0);
       },
     });
   }

@@ -138,6 +138,7 @@ export class ReplicationRelationshipReconciler implements Reconciler {
       observedAtMs: this.deps.clock.now(),
       lastTransferEndMs: status.lastTransfer?.endTime ? Date.parse(status.lastTransfer.endTime) : undefined,
       rpoSeconds: rpoMs / 1000,
+      healthy: rel?.healthy,
     });
 
     // 3. A FailoverRun owns the relationship while it holds the group.
