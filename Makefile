@@ -70,6 +70,7 @@ test: lint verify-crds test-rules test-unit test-integration test-lab ## Everyth
 bench: build tools ## Benchmarks (print numbers; never part of test)
 	node dist/test/bench/workqueue.js
 	VMDR_LAB=$$(hack/ensure-tool.sh lab) node --expose-gc --max-old-space-size=192 dist/test/bench/clients.js
+	VMDR_LAB=$$(hack/ensure-tool.sh lab) node dist/test/bench/replication.js
 
 .PHONY: clean
 clean: ## Remove build output (the tool cache in ~/.cache/vmdr stays)
