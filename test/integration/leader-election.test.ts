@@ -1,26 +1,33 @@
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { LeaseType } from "../../src/runtime/leader-election.js";
 import { connect, eventually } from "../harness/kube.js";
+import { ControlPlane } from "../harness/control-plane.js";
 import type { TestKube } from "../harness/kube.js";
 import { freePort } from "../harness/processes.js";
 import { OperatorProcess } from "../harness/operator.js";
 
 const LEASE_MS = 4_000;
+// Operators run their controllers, so they get a control plane of their own.
+let cp: ControlPlane;
 let t: TestKube;
 let running: OperatorProcess[] = [];
 beforeAll(async () => {
-  t = await connect();
+  cp = await ControlPlane.start();
+  t = await connect(cp.kubeconfigPath);
 });
 afterEach(async () => {
   await Promise.all(running.map((p) => p.kill()));
   running = [];
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  t.close();
+  await cp.stop();
+});
 
 async function startOperator(identity: string, ns: string): Promise<{ p: OperatorProcess; health: string; metrics: string }> {
   const [hp, mp] = [await freePort(), await freePort()];
   const p = new OperatorProcess(identity, [
-    `--kubeconfig=${inject("kubeconfig")}`,
+    `--kubeconfig=${cp.kubeconfigPath}`,
     `--identity=${identity}`,
     `--leader-election-namespace=${ns}`,
     "--leader-election-id=vmdr-test",

@@ -1,22 +1,28 @@
 import { join } from "node:path";
 import { writeFileSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LeaseType } from "../../src/runtime/leader-election.js";
 import { connect, eventually } from "../harness/kube.js";
 import type { TestKube } from "../harness/kube.js";
+import { ControlPlane } from "../harness/control-plane.js";
 import { applyAll, readManifests } from "../harness/manifests.js";
 import { OperatorProcess } from "../harness/operator.js";
 import { REPO_ROOT, freePort } from "../harness/processes.js";
 
+// The operator runs its controllers, so it gets a control plane of its own (it would otherwise
+// reconcile the other test files' objects).
+let cp: ControlPlane;
 let t: TestKube;
 let op: OperatorProcess | undefined;
 beforeAll(async () => {
-  t = await connect();
+  cp = await ControlPlane.start();
+  t = await connect(cp.kubeconfigPath);
 });
 afterAll(async () => {
   await op?.kill();
   t.close();
+  await cp.stop();
 });
 
 describe("deploy/rbac", () => {
@@ -34,11 +40,11 @@ describe("deploy/rbac", () => {
     const tr = await t.rest.request<{ status: { token: string } }>("POST", `/api/v1/namespaces/${ns}/serviceaccounts/vmdr-manager-${ns}/token`, {
       body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
     });
-    const ca = /certificate-authority: (.*)/.exec(readFileSync(inject("kubeconfig"), "utf8"))?.[1];
+    const ca = /certificate-authority: (.*)/.exec(readFileSync(cp.kubeconfigPath, "utf8"))?.[1];
     const kubeconfig = join(mkdtempSync(join(tmpdir(), "sa-")), "kubeconfig");
     writeFileSync(
       kubeconfig,
-      `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${inject("apiServer")}", certificate-authority: "${ca}"}\n` +
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${cp.server}", certificate-authority: "${ca}"}\n` +
         `users:\n- name: sa\n  user: {token: "${tr.status.token}"}\ncontexts:\n- name: x\n  context: {cluster: c, user: sa}\ncurrent-context: x\n`,
     );
     const hp = await freePort();
@@ -53,7 +59,10 @@ describe("deploy/rbac", () => {
       const lease = await t.kube.get(LeaseType, { namespace: ns, name: "vmdr-operator" });
       return lease?.spec?.holderIdentity === "sa-operator" ? true : undefined;
     }, 30_000, `the operator to lead with its ServiceAccount:\n${op.tail()}`);
-    const ready = await fetch(`http://127.0.0.1:${hp}/readyz`);
+    const ready = await eventually(async () => {
+      const r = await fetch(`http://127.0.0.1:${hp}/readyz`);
+      return r.status === 200 ? r : undefined;
+    }, 20_000, `readyz:\n${op.tail()}`);
     expect(ready.status).toBe(200);
     expect(op.logLines().filter((l) => l.level === "warn" || l.level === "error" || l.level === "fatal")).toEqual([]);
   });
