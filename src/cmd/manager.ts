@@ -90,6 +90,7 @@ async function run(cfg: Config, log: Logger): Promise<number> {
     inventories,
     sitePollIntervalMs: cfg.sitePollIntervalMs,
     ontapPollIntervalMs: cfg.ontapPollIntervalMs,
+    groupResyncMs: cfg.resyncPeriodMs,
   });
 
   const stop = new AbortController();

@@ -8,6 +8,7 @@ import type { SiteInventories } from "../sites/inventories.js";
 import type { Clock } from "../util/clock.js";
 import { setupReplicationRelationshipController } from "./replication-relationship/setup.js";
 import { setupSiteController } from "./site/setup.js";
+import { setupProtectionGroupController } from "./protection-group/setup.js";
 
 /** What every controller may depend on; each takes the subset it needs. */
 export interface ControllerDeps {
@@ -20,11 +21,14 @@ export interface ControllerDeps {
   readonly inventories: SiteInventories;
   readonly sitePollIntervalMs: number;
   readonly ontapPollIntervalMs: number;
+  /** Slow safety resync of each ProtectionGroup (its work is otherwise event-driven). */
+  readonly groupResyncMs: number;
 }
 
 /** Registers every controller with the manager, with its watches. */
 export function registerControllers(manager: Manager, deps: ControllerDeps): void {
   setupSiteController(manager, deps);
   setupReplicationRelationshipController(manager, deps);
+  setupProtectionGroupController(manager, deps);
   manager.addRunnable((signal) => deps.inventories.run(signal));
 }

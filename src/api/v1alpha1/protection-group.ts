@@ -111,6 +111,17 @@ export interface ProtectionGroupStatus {
   /** The FailoverRun that holds this group; no other run may start while it is set. */
   activeRun?: { name: string; uid: string; type: string; since: string };
   lastFullSyncTime?: string;
+  /** A pre-registration batch in progress (VMbook ch. 11), persisted so a restart resumes it. */
+  preRegistration?: {
+    step: "Clone" | "Map" | "Rescan" | "Register" | "Cleanup";
+    startedAt: string;
+    /** FlexClones this batch made (deterministic names). */
+    clones: string[];
+    /** ONTAP job or vCenter tasks being waited for. */
+    job?: string;
+    tasks?: string[];
+    vms: number;
+  };
 }
 
 export type ProtectionGroup = StatusObject<ProtectionGroupStatus> & { spec: ProtectionGroupSpec };
@@ -345,6 +356,18 @@ export const protectionGroupStatusSchema: JSONSchemaType<ProtectionGroupStatus> 
       properties: { name: { type: "string" }, uid: { type: "string" }, type: { type: "string" }, since: timestamp },
     }),
     lastFullSyncTime: optional(timestamp),
+    preRegistration: optional({
+      type: "object",
+      required: ["step", "startedAt", "clones", "vms"],
+      properties: {
+        step: stringEnum(["Clone", "Map", "Rescan", "Register", "Cleanup"] as const),
+        startedAt: timestamp,
+        clones: { type: "array", maxItems: 256, items: { type: "string" } },
+        job: optional({ type: "string" }),
+        tasks: optional({ type: "array", maxItems: 1000, items: { type: "string" } }),
+        vms: { type: "integer" },
+      },
+    }),
   },
 };
 

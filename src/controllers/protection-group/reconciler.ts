@@ -1,0 +1,275 @@
+import { ConditionType, FINALIZERS, ProtectionGroupType, isTrue } from "../../api/v1alpha1/index.js";
+import type { ProtectionGroup, ProtectionGroupStatus, ReplicationRelationship, Site } from "../../api/v1alpha1/index.js";
+import type { KubeStore } from "../../kube/store.js";
+import { updateStatusIfChanged } from "../../kube/store.js";
+import type { ObjectKey } from "../../kube/types.js";
+import { OntapApiError, classify as classifyOntap } from "../../ontap/errors.js";
+import { OperatorError, PermanentError, TransientError, WaitError } from "../../runtime/errors.js";
+import type { ReconcileContext, Reconciler } from "../../runtime/controller.js";
+import type { EventRecorder } from "../../runtime/events.js";
+import { done, requeueAfter } from "../../runtime/result.js";
+import type { Result } from "../../runtime/result.js";
+import type { SiteConnections } from "../../sites/connections.js";
+import { InventoryIndex } from "../../sites/inventory-index.js";
+import type { SiteInventories } from "../../sites/inventories.js";
+import { jitter } from "../../util/backoff.js";
+import type { Clock } from "../../util/clock.js";
+import { VimFault, VsphereProtocolError, classifyVsphereError } from "../../vsphere/errors.js";
+import { TransportError } from "../../net/http.js";
+import { refKey } from "../../vsphere/types.js";
+import { ConditionSetter, recordTransitions } from "../shared/conditions.js";
+import { ensureFinalizer, removeFinalizer } from "../shared/finalizers.js";
+import type { DatastoreResolver } from "./datastores.js";
+import { alignmentProblems, members } from "./membership.js";
+import type { OtherGroup } from "./membership.js";
+import { ShadowRecordStore } from "./records.js";
+import type { ShadowRecord } from "./records.js";
+import { overlaps, shadowFolderPath, shadowSubtree } from "./shadow.js";
+import { syncShadowInventory } from "./shadow-sync.js";
+import type { Placeholders } from "./placeholders.js";
+
+export interface ProtectionGroupDeps {
+  readonly kube: KubeStore;
+  readonly clock: Clock;
+  readonly events: EventRecorder;
+  readonly connections: SiteConnections;
+  readonly inventories: SiteInventories;
+  readonly datastores: DatastoreResolver;
+  readonly placeholders: Placeholders;
+  readonly site: (name: string) => Site | undefined;
+  readonly relationship: (namespace: string, name: string) => ReplicationRelationship | undefined;
+  readonly groups: () => ProtectionGroup[];
+  /** Slow safety resync; everything else is driven by events. */
+  readonly resyncMs: number;
+}
+
+const MAX_PROBLEMS_IN_STATUS = 100;
+
+/** What each group found on its last pass, for the others' alignment checks. */
+interface GroupFacts extends OtherGroup {
+  readonly recoverySite: string;
+  readonly protectedSite: string;
+  readonly subtree: string;
+}
+
+/**
+ * ProtectionGroup: keeps the recovery site's shadow inventory in step with the protected site.
+ *  1. Validate the references (Sites, relationships from protected to recovery site, a shadow
+ *     subtree no other group uses); an invalid group gets a condition and nothing is created.
+ *  2. From the Sites' inventory caches (event-driven) and ONTAP (cached): the members, the group's
+ *     datastores, the alignment problems (reported, never fixed).
+ *  3. Converge the shadow inventory: mirrored folder tree and resource pool; records per VM;
+ *     optionally placeholders pre-registered from FlexClones (placeholders.ts).
+ */
+export class ProtectionGroupReconciler implements Reconciler {
+  readonly name = "protectiongroup";
+  private readonly stores = new Map<string, ShadowRecordStore>();
+  private readonly facts = new Map<string, GroupFacts>();
+
+  constructor(private readonly deps: ProtectionGroupDeps) {}
+
+  async reconcile(ctx: ReconcileContext, key: ObjectKey): Promise<Result> {
+    const { kube } = this.deps;
+    const id = `${key.namespace}/${key.name}`;
+    const pg = await kube.get(ProtectionGroupType, key, ctx.signal);
+    if (!pg) {
+      this.facts.delete(id);
+      this.stores.delete(id);
+      return done();
+    }
+    if (!pg.metadata.deletionTimestamp && (await ensureFinalizer(kube, ProtectionGroupType, pg, FINALIZERS.protectionGroup, ctx.signal))) return done();
+
+    const status: ProtectionGroupStatus = structuredClone(pg.status ?? {});
+    status.conditions ??= [];
+    const cond = new ConditionSetter(status.conditions, pg.metadata.generation, this.deps.clock);
+    try {
+      if (pg.metadata.deletionTimestamp) return await this.reconcileDelete(ctx, pg, status);
+      return await this.reconcileNormal(ctx, pg, status, cond);
+    } catch (err) {
+      const e = err instanceof OperatorError ? err : classifyAny(err);
+      cond.set(ConditionType.Ready, false, e.reason, e.message);
+      throw e;
+    } finally {
+      status.observedGeneration = pg.metadata.generation;
+      const before = pg.status?.conditions;
+      // The FailoverRun controller writes status.activeRun; never overwrite what we did not read.
+      const { written } = await updateStatusIfChanged(kube, ProtectionGroupType, pg, status, ctx.signal);
+      if (written) {
+        recordTransitions(this.deps.events, pg, before, status.conditions, [ConditionType.Ready, ConditionType.Aligned, ConditionType.ShadowInSync, ConditionType.ReplicationHealthy]);
+      }
+    }
+  }
+
+  private store(pg: ProtectionGroup): ShadowRecordStore {
+    const id = `${pg.metadata.namespace}/${pg.metadata.name}`;
+    let s = this.stores.get(id);
+    if (!s) {
+      s = new ShadowRecordStore(this.deps.kube);
+      this.stores.set(id, s);
+    }
+    return s;
+  }
+
+  /** Checks every reference; throws PermanentError (reason InvalidSpec or …NotFound) on the first problem. */
+  private validate(pg: ProtectionGroup): { protectedSite: Site; recoverySite: Site; relationships: ReplicationRelationship[]; subtree: string } {
+    const ns = pg.metadata.namespace ?? "";
+    const protectedSite = this.deps.site(pg.spec.protectedSiteRef);
+    if (!protectedSite) throw new PermanentError(`protected Site "${pg.spec.protectedSiteRef}" does not exist`, "SiteNotFound");
+    const recoverySite = this.deps.site(pg.spec.recoverySiteRef);
+    if (!recoverySite) throw new PermanentError(`recovery Site "${pg.spec.recoverySiteRef}" does not exist`, "SiteNotFound");
+    const relationships: ReplicationRelationship[] = [];
+    for (const name of pg.spec.replicationRefs) {
+      const rr = this.deps.relationship(ns, name);
+      if (!rr) throw new PermanentError(`ReplicationRelationship ${ns}/${name} does not exist`, "RelationshipNotFound");
+      if (rr.spec.source.siteRef !== pg.spec.protectedSiteRef || rr.spec.destination.siteRef !== pg.spec.recoverySiteRef) {
+        throw new PermanentError(
+          `ReplicationRelationship ${name} replicates ${rr.spec.source.siteRef} → ${rr.spec.destination.siteRef}, not ${pg.spec.protectedSiteRef} → ${pg.spec.recoverySiteRef}`,
+          "InvalidSpec",
+        );
+      }
+      relationships.push(rr);
+    }
+    const subtree = shadowSubtree(pg.spec.vms.folder, pg.spec.shadow);
+    for (const other of this.deps.groups()) {
+      if (other.metadata.uid === pg.metadata.uid || other.spec.recoverySiteRef !== pg.spec.recoverySiteRef) continue;
+      const theirs = shadowSubtree(other.spec.vms.folder, other.spec.shadow);
+      if (overlaps(subtree, theirs)) {
+        throw new PermanentError(
+          `shadow folder "${subtree}" overlaps "${theirs}" of ProtectionGroup ${other.metadata.namespace}/${other.metadata.name} at the same recovery site; give each group its own shadow root or folder`,
+          "InvalidSpec",
+        );
+      }
+    }
+    return { protectedSite, recoverySite, relationships, subtree };
+  }
+
+  private async reconcileNormal(ctx: ReconcileContext, pg: ProtectionGroup, status: ProtectionGroupStatus, cond: ConditionSetter): Promise<Result> {
+    const id = `${pg.metadata.namespace}/${pg.metadata.name}`;
+    const v = this.validate(pg);
+
+    // Replication health, rolled up from the group's relationships.
+    const unhealthy = v.relationships.filter((r) => !isTrue(r.status?.conditions, ConditionType.Healthy)).map((r) => r.metadata.name);
+    if (unhealthy.length === 0) cond.set(ConditionType.ReplicationHealthy, true, "Healthy", `${v.relationships.length} relationship(s) healthy`);
+    else cond.set(ConditionType.ReplicationHealthy, false, "Unhealthy", `not healthy: ${unhealthy.join(", ")}`);
+
+    const protWatch = this.deps.inventories.get(v.protectedSite.metadata.name);
+    const recWatch = this.deps.inventories.get(v.recoverySite.metadata.name);
+    if (!protWatch?.hasSynced() || !recWatch?.hasSynced()) {
+      cond.set(ConditionType.ShadowInSync, "Unknown", "WaitingForInventory", "waiting for both Sites' vCenter inventories (are the Sites Ready?)");
+      throw new WaitError("waiting for the Sites' inventories", "WaitingForInventory", 5_000);
+    }
+    const prot = new InventoryIndex(protWatch.objects());
+    const rec = new InventoryIndex(recWatch.objects());
+
+    // Membership, datastores, alignment.
+    const volumes = v.relationships.map((r) => ({
+      svm: r.spec.source.svm ?? this.deps.connections.controller(v.protectedSite, r.spec.source.controller).svm,
+      volume: r.spec.source.volume,
+      controller: r.spec.source.controller,
+    }));
+    const ds = await this.deps.datastores.resolve(v.protectedSite, volumes, prot, ctx.signal);
+    const group = members(pg.spec.vms, prot);
+    const memberUuids = new Set(group.map((m) => m.vm.instanceUuid ?? ""));
+    this.facts.set(id, { id, datastores: ds.refs, members: memberUuids, recoverySite: v.recoverySite.metadata.name, protectedSite: v.protectedSite.metadata.name, subtree: v.subtree });
+    const others = [...this.facts.values()].filter((f) => f.id !== id && f.protectedSite === v.protectedSite.metadata.name);
+    const problems = alignmentProblems(group, ds.refs, prot, others);
+    const previous = new Set((status.problems ?? []).map((p) => `${p.kind}/${p.subject}`));
+    for (const p of problems.slice(0, MAX_PROBLEMS_IN_STATUS)) if (!previous.has(`${p.kind}/${p.subject}`)) this.deps.events.warning(pg, p.kind, p.message);
+    status.problems = problems.length ? problems.slice(0, MAX_PROBLEMS_IN_STATUS) : undefined;
+    status.datastores = [...ds.refs].map((k) => prot.datastores.get(k)?.name ?? k).sort();
+    const unmounted = [...ds.byVolume.entries()].filter(([, d]) => d === undefined).map(([vol]) => vol);
+    if (problems.length === 0 && unmounted.length === 0) cond.set(ConditionType.Aligned, true, "Aligned", `${group.length} VM(s) on ${ds.refs.size} datastore(s)`);
+    else if (problems.length === 0) cond.set(ConditionType.Aligned, false, "DatastoreNotFound", `no datastore at the protected site carries volume(s) ${unmounted.join(", ")}`);
+    else cond.set(ConditionType.Aligned, false, problems[0]!.kind, `${problems.length} problem(s); first: ${problems[0]!.message}`);
+
+    // Shadow inventory.
+    const client = await this.deps.connections.vcenter(v.recoverySite, ctx.signal);
+    const desired = new Set<string>([v.subtree]);
+    const groupFolder = pg.spec.vms.folder?.replace(/^\/+|\/+$/g, "");
+    if (groupFolder !== undefined) {
+      for (const f of prot.folders.values()) {
+        const p = prot.folderPath(f.ref);
+        if (p !== undefined && (p === groupFolder || p.startsWith(`${groupFolder}/`))) desired.add(shadowFolderPath(p, groupFolder, pg.spec.shadow));
+      }
+    }
+    for (const m of group) desired.add(shadowFolderPath(m.folderPath, groupFolder, pg.spec.shadow));
+    const shadow = await syncShadowInventory({ pg, rec, client, subtree: v.subtree, desired, log: ctx.log, signal: ctx.signal });
+    const store = this.store(pg);
+    const old = await store.load(pg, ctx.signal);
+    const records = new Map<string, ShadowRecord>();
+    const now = this.deps.clock.now();
+    for (const m of group) {
+      const uuid = m.vm.instanceUuid ?? "";
+      const shadowFolder = shadowFolderPath(m.folderPath, pg.spec.vms.folder, pg.spec.shadow);
+      const placeholder = rec.vmByInstanceUuid(uuid)?.ref.value;
+      records.set(uuid, {
+        name: m.vm.name,
+        protectedFolder: m.folderPath,
+        shadowFolder,
+        resourcePool: pg.spec.shadow.resourcePool,
+        vmx: m.vm.vmPathName,
+        datastores: m.vm.datastores.map((d) => prot.datastores.get(refKey(d))?.name ?? d.value).sort(),
+        shadowed: shadow.existing.has(shadowFolder),
+        ...(placeholder ? { placeholder } : {}),
+      });
+    }
+    // A VM gone from the protected site keeps its record (and placeholder) for the grace period.
+    for (const [uuid, r] of old) {
+      if (records.has(uuid)) continue;
+      const removedAt = r.removedAt ?? new Date(now).toISOString();
+      const placeholder = rec.vmByInstanceUuid(uuid)?.ref.value;
+      if (placeholder || !r.removedAt) records.set(uuid, { ...r, removedAt, ...(placeholder ? { placeholder } : { placeholder: undefined }) });
+    }
+    const ph = await this.deps.placeholders.reconcile(ctx, { pg, status, rec, prot, recoverySite: v.recoverySite, relationships: v.relationships, records, now });
+    await store.sync(pg, records, ctx.signal);
+
+    const counts = {
+      members: group.length,
+      shadowed: [...records.values()].filter((r) => !r.removedAt && r.shadowed).length,
+      placeholders: [...records.values()].filter((r) => !r.removedAt && r.placeholder).length,
+      problems: problems.length,
+    };
+    status.counts = counts;
+    const inSync = shadow.missing.length === 0 && counts.shadowed === counts.members && ph.inSync;
+    if (inSync) cond.set(ConditionType.ShadowInSync, true, "InSync", `${counts.shadowed} VM(s) shadowed${pg.spec.shadow.preRegister ? `, ${counts.placeholders} placeholder(s)` : ""}`);
+    else cond.set(ConditionType.ShadowInSync, false, ph.reason ?? "Converging", ph.message ?? `missing shadow folders: ${shadow.missing.join(", ") || "none"}`);
+    const ready = inSync && isTrue(status.conditions, ConditionType.Aligned) && isTrue(status.conditions, ConditionType.ReplicationHealthy);
+    cond.set(ConditionType.Ready, ready, ready ? "Ready" : "NotReady", ready ? "the recovery site is ready for this group" : "see the Aligned, ShadowInSync and ReplicationHealthy conditions");
+    status.lastFullSyncTime = undefined;
+    if (!inSync) return requeueAfter(ph.requeueAfterMs ?? 2_000);
+    return requeueAfter(Math.min(ph.requeueAfterMs ?? Infinity, jitter(this.deps.resyncMs)));
+  }
+
+  private async reconcileDelete(ctx: ReconcileContext, pg: ProtectionGroup, status: ProtectionGroupStatus): Promise<Result> {
+    if (status.activeRun) {
+      throw new WaitError(`FailoverRun ${status.activeRun.name} holds this group; deletion waits for it`, "InUse", 10_000);
+    }
+    if ((pg.spec.shadow.deletionPolicy ?? "Retain") === "Remove") {
+      const recoverySite = this.deps.site(pg.spec.recoverySiteRef);
+      const watch = recoverySite ? this.deps.inventories.get(recoverySite.metadata.name) : undefined;
+      if (recoverySite && watch?.hasSynced()) {
+        const rec = new InventoryIndex(watch.objects());
+        const records = await this.store(pg).load(pg, ctx.signal);
+        const pending = await this.deps.placeholders.removeAll(ctx, { recoverySite, rec, records });
+        if (pending) return requeueAfter(2_000);
+        const client = await this.deps.connections.vcenter(recoverySite, ctx.signal);
+        const pending2 = await syncShadowInventory({ pg, rec, client, subtree: shadowSubtree(pg.spec.vms.folder, pg.spec.shadow), desired: new Set(), log: ctx.log, signal: ctx.signal });
+        if (pending2.removing) return requeueAfter(2_000);
+      }
+    }
+    this.facts.delete(`${pg.metadata.namespace}/${pg.metadata.name}`);
+    await removeFinalizer(this.deps.kube, ProtectionGroupType, pg, FINALIZERS.protectionGroup, ctx.signal);
+    ctx.log.info("Released ProtectionGroup");
+    return done();
+  }
+}
+
+/** vCenter faults by their vSphere class, ONTAP answers by ONTAP's, network failures as such, the rest transient. */
+function classifyAny(err: unknown): OperatorError {
+  if (err instanceof VimFault || err instanceof VsphereProtocolError) return classifyVsphereError(err, "vCenter");
+  if (err instanceof OntapApiError) return classifyOntap(err, "ONTAP");
+  if (err instanceof TransportError) {
+    return err.failure === "tls" ? new PermanentError(err.message, "TLSVerificationFailed", { cause: err }) : new TransientError(err.message, "Unreachable", { cause: err });
+  }
+  return new TransientError(err instanceof Error ? err.message : String(err), "Error", { cause: err });
+}

@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProtectionGroupType, ReplicationRelationshipType, findCondition } from "../../src/api/v1alpha1/index.js";
+import { eventually, NamespaceType } from "../harness/kube.js";
+import { vcenterClient } from "../harness/vsphere.js";
+import { World } from "../harness/world.js";
+
+let w: World;
+const ns = "dr";
+beforeAll(async () => {
+  w = await World.start();
+  await w.kube.create(NamespaceType, { metadata: { name: ns } });
+  await w.applySites();
+  for (const vol of ["RG2FV1", "RG2FV2", "RG2FV3"]) {
+    await w.kube.create(ReplicationRelationshipType, {
+      metadata: { namespace: ns, name: vol.toLowerCase() },
+      spec: { source: { siteRef: "site1", volume: vol }, destination: { siteRef: "site2", volume: `${vol}_SM` }, rpo: "2h" },
+    });
+  }
+  w.startOperator();
+});
+afterAll(async () => {
+  await w?.stop();
+});
+
+interface VmTruth {
+  name: string;
+  folder: string;
+  instanceUuid: string;
+  connectionState: string;
+  datastores: string[];
+}
+const site2Vms = async (): Promise<VmTruth[]> => (await w.lab.control<{ vms: VmTruth[] }>("GET", "/truth/sites/site2/vcenter")).vms;
+const clones = async (): Promise<string[]> =>
+  (await w.lab.control<{ clusters: { site: string; volumes: { name: string }[] }[] }>("GET", "/truth/storage")).clusters
+    .find((c) => c.site === "site2")!
+    .volumes.map((v) => v.name)
+    .filter((n) => n.startsWith("vmdr_"));
+const pg = () => w.kube.get(ProtectionGroupType, { namespace: ns, name: "finance" });
+
+describe("placeholder pre-registration (VMbook ch. 11) against the lab", () => {
+  it("registers the Finance VMs on VMFS at Site 2 from FlexClones, removes the clones, and survives a crash mid-batch", async () => {
+    await w.kube.create(ProtectionGroupType, {
+      metadata: { namespace: ns, name: "finance" },
+      spec: {
+        protectedSiteRef: "site1",
+        recoverySiteRef: "site2",
+        replicationRefs: ["rg2fv1", "rg2fv2", "rg2fv3"],
+        vms: { folder: "Protection Group 2" },
+        shadow: { rootFolder: "DR", folderNameMapping: { prefix: "Site1-" }, resourcePool: "Site1-FinanceServers", preRegister: true, preRegisterDebounce: "1s", removalGracePeriod: "5s" },
+      },
+    });
+    // Kill the operator once the batch is under way; the next one must finish it without duplicates.
+    await eventually(async () => (["Map", "Rescan", "Register"].includes((await pg())?.status?.preRegistration?.step ?? "") ? true : undefined), 60_000, "the batch to reach Map/Rescan/Register");
+    await w.killOperator();
+    w.startOperator();
+    await eventually(async () => {
+      const s = (await pg())?.status;
+      return findCondition(s?.conditions, "ShadowInSync")?.status === "True" && !s?.preRegistration ? s : undefined;
+    }, 90_000, "the batch to finish");
+
+    const finance = (await w.lab.control<{ vms: VmTruth[] }>("GET", "/truth/sites/site1/vcenter")).vms.filter((v) => v.folder.startsWith("Protection Group 2"));
+    const onVmfs = finance.filter((v) => !v.datastores.includes("RP5"));
+    const placeholders = (await site2Vms()).filter((v) => v.folder.startsWith("DR/"));
+    expect(placeholders.map((p) => p.name).sort()).toEqual(onVmfs.map((v) => v.name).sort());
+    for (const p of placeholders) {
+      const source = finance.find((f) => f.name === p.name)!;
+      expect(p.instanceUuid).toBe(source.instanceUuid);
+      expect(p.folder).toBe(`DR/Site1-Protection Group 2/Site1-${source.folder.split("/")[1]}`);
+      expect(p.connectionState).toBe("inaccessible"); // the clone is gone; the replica is still read-only
+    }
+    expect(new Set(placeholders.map((p) => p.name)).size).toBe(placeholders.length); // no duplicate registrations
+    expect(await clones()).toEqual([]);
+    const s = (await pg())!.status!;
+    expect(s.counts?.placeholders).toBe(onVmfs.length);
+  });
+
+  it("removes a placeholder after the grace period once its VM is gone from the protected site", async () => {
+    const victim = (await site2Vms()).find((v) => v.folder.endsWith("Site1-Application"))!.name;
+    const { session, client } = await vcenterClient(w.lab, "site1");
+    try {
+      const vm = (await client.findByInventoryPath(`Site 1/vm/Protection Group 2/Application/${victim}`))!;
+      const off = await client.powerOff(vm);
+      if (off !== "Done") await eventually(async () => ((await client.getTasks([off.task]))[0]?.state === "success" ? true : undefined));
+      const t = await client.destroy(vm);
+      await eventually(async () => ((await client.getTasks([t.task]))[0]?.state === "success" ? true : undefined));
+    } finally {
+      await session.close();
+    }
+    expect((await site2Vms()).some((v) => v.name === victim)).toBe(true); // kept during the grace period
+    await eventually(async () => ((await site2Vms()).some((v) => v.name === victim) ? undefined : true), 30_000, "the placeholder to go");
+  });
+});

@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import { alignmentProblems, globToRegExp, members } from "../../../src/controllers/protection-group/membership.js";
+import { overlaps, shadowFolderPath, shadowName, shadowSubtree } from "../../../src/controllers/protection-group/shadow.js";
+import { naaOfSerial } from "../../../src/controllers/protection-group/datastores.js";
+import { shardOf, SHARDS } from "../../../src/controllers/protection-group/records.js";
+import { InventoryIndex } from "../../../src/sites/inventory-index.js";
+import type { InventoryObject, MoRef } from "../../../src/vsphere/types.js";
+
+const ref = (type: string, value: string): MoRef => ({ type, value });
+const folder = (id: string, name: string, parent: MoRef): InventoryObject => ({ kind: "Folder", info: { ref: ref("Folder", id), name, parent, childType: [] } });
+const ds = (id: string, name: string): InventoryObject => ({ kind: "Datastore", info: { ref: ref("Datastore", id), name, accessible: true, vmfsExtents: [`naa.${id}`], hosts: [], type: "VMFS" } });
+const vm = (name: string, parent: string, datastores: string[], uuid = `uuid-${name}`): InventoryObject => ({
+  kind: "VirtualMachine",
+  info: { ref: ref("VirtualMachine", `vm-${name}`), name, parent: ref("Folder", parent), instanceUuid: uuid, datastores: datastores.map((d) => ref("Datastore", d)), networks: [], template: false },
+});
+
+const dc = ref("Datacenter", "dc-1");
+const inv = new InventoryIndex([
+  folder("f-vm", "vm", dc),
+  folder("f-pg1", "Protection Group 1", ref("Folder", "f-vm")),
+  folder("f-db", "Database", ref("Folder", "f-pg1")),
+  folder("f-app", "Application", ref("Folder", "f-pg1")),
+  folder("f-desk", "Desktops", ref("Folder", "f-vm")),
+  ds("ds-rp1", "RP1"),
+  ds("ds-rp2", "RP2"),
+  ds("ds-rp3", "RP3"),
+  vm("HR Database", "f-db", ["ds-rp1"]),
+  vm("HR-App1", "f-app", ["ds-rp2"]),
+  vm("HR-Split", "f-app", ["ds-rp1", "ds-rp3"]),
+  vm("Desk-On-RP2", "f-desk", ["ds-rp2"]),
+  vm("Desktop-01", "f-desk", ["ds-rp3"]),
+]);
+
+describe("ProtectionGroup membership and alignment", () => {
+  it("finds VMs in the group folder recursively, by name pattern, minus exclusions", () => {
+    expect(members({ folder: "Protection Group 1" }, inv).map((m) => m.vm.name)).toEqual(["HR Database", "HR-App1", "HR-Split"]);
+    expect(members({ folder: "Protection Group 1", excludeNames: ["HR-Split"] }, inv).map((m) => m.vm.name)).toEqual(["HR Database", "HR-App1"]);
+    expect(members({ namePatterns: ["Desk*"] }, inv).map((m) => m.vm.name)).toEqual(["Desk-On-RP2", "Desktop-01"]);
+    expect(members({ folder: "Protection Group 1" }, inv).find((m) => m.vm.name === "HR Database")?.folderPath).toBe("Protection Group 1/Database");
+  });
+
+  it("reports files outside the group, strays on its datastores, shared datastores and double membership", () => {
+    const group = members({ folder: "Protection Group 1" }, inv);
+    const problems = alignmentProblems(group, new Set(["Datastore:ds-rp1", "Datastore:ds-rp2"]), inv, [
+      { id: "dr/finance", datastores: new Set(["Datastore:ds-rp2"]), members: new Set(["uuid-HR-App1"]) },
+    ]);
+    expect(problems.map((p) => `${p.kind} ${p.subject}`)).toEqual([
+      "SharedDatastore RP2",
+      "StrayVm Desk-On-RP2",
+      "VmInMultipleGroups HR-App1",
+      "VmOutsideGroupDatastores HR-Split",
+    ]);
+    expect(problems.find((p) => p.kind === "VmOutsideGroupDatastores")?.message).toContain("RP3");
+  });
+
+  it("turns globs into anchored patterns and escapes the rest", () => {
+    expect(globToRegExp("HR-App?").test("HR-App1")).toBe(true);
+    expect(globToRegExp("HR-App?").test("HR-App12")).toBe(false);
+    expect(globToRegExp("a.b").test("axb")).toBe(false);
+  });
+});
+
+describe("shadow layout", () => {
+  const layout = { rootFolder: "DR-virtual machines", resourcePool: "p", folderNameMapping: { prefix: "Site1-", rules: [{ from: "Database", to: "DB" }] } };
+  it("maps the group folder tree below the shadow root with rules first, then the prefix", () => {
+    expect(shadowName("Application", layout.folderNameMapping)).toBe("Site1-Application");
+    expect(shadowName("Database", layout.folderNameMapping)).toBe("DB");
+    expect(shadowFolderPath("Protection Group 2/Database", "Protection Group 2", layout)).toBe("DR-virtual machines/Site1-Protection Group 2/DB");
+    expect(shadowFolderPath("Elsewhere/Web", "Protection Group 2", layout)).toBe("DR-virtual machines/Site1-Web");
+    expect(shadowSubtree("Protection Group 2", layout)).toBe("DR-virtual machines/Site1-Protection Group 2");
+  });
+  it("detects overlapping subtrees but not siblings", () => {
+    expect(overlaps("DR/Site1-HR", "DR/Site1-HR")).toBe(true);
+    expect(overlaps("DR", "DR/Site1-HR")).toBe(true);
+    expect(overlaps("DR/Site1-HR", "DR/Site1-HRX")).toBe(false);
+  });
+});
+
+describe("storage identities and record shards", () => {
+  it("derives NetApp NAA names from LUN serial numbers", () => {
+    expect(naaOfSerial("wf0Iq+N4uck3")).toBe("naa.600a098077663049712b4e3475636b33");
+    expect(naaOfSerial("ABC")).toBe("naa.600a0980414243");
+  });
+  it("spreads records over every shard", () => {
+    const used = new Set(Array.from({ length: 2000 }, (_, i) => shardOf(`uuid-${i}`)));
+    expect(used.size).toBe(SHARDS);
+  });
+});
