@@ -111,6 +111,8 @@ func (v *VCenter) installHooks() {
 	add("ServiceInstance", sio, &sio.overrideBase)
 	pco := &collectorOverride{}
 	add("PropertyCollector", pco, &pco.overrideBase)
+	rpo := &poolOverride{}
+	add("ResourcePool", rpo, &rpo.overrideBase)
 	v.hub = &watchHub{watches: map[string]*pcWatch{}}
 	v.hub.Self = types.ManagedObjectReference{Type: overrideType, Value: "watchHub"}
 	v.reg.AddHandler(v.hub)

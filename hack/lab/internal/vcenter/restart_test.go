@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/vmware/govmomi/find"
+	"github.com/vmware/govmomi/view"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"vmdr.local/lab/internal/topology"
@@ -48,4 +50,37 @@ func TestAddVMProvisionsAVMWithItsFiles(t *testing.T) {
 	if _, err := l.vc[topology.Site1].AddVM(topology.VM{Name: "x", Datastore: "NOPE"}); err == nil {
 		t.Fatal("a VM on an unknown datastore was accepted")
 	}
+}
+
+func TestANewResourcePoolIsReportedToContainerViewWatchers(t *testing.T) {
+	ctx := context.Background()
+	l := newLab(t, topology.DefaultOptions(), Options{})
+	c := l.client(t, topology.Site2)
+	m := view.NewManager(c.Client)
+	dc, err := find.NewFinder(c.Client).Datacenter(ctx, "Site 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := m.CreateContainerView(ctx, dc.Reference(), []string{"ResourcePool"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := find.NewFinder(c.Client).ResourcePool(ctx, "/Site 2/host/Site2-BCDR/Resources")
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := root.Create(ctx, "Site1-HRServers", types.DefaultResourceConfigSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got mo.ContainerView
+	if err := v.Properties(ctx, v.Reference(), []string{"view"}, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got.View {
+		if r == child.Reference() {
+			return
+		}
+	}
+	t.Fatalf("the container view does not list the new pool %s: %v", child.Reference(), got.View)
 }
