@@ -59,12 +59,22 @@ test-integration: build tools
 	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) VMDR_LAB=$$(hack/ensure-tool.sh lab) \
 	  npx vitest run --project integration
 
+.PHONY: demo
+demo: build tools ## The operator's main job on the built-in two-site lab, with live output (Ctrl-C stops)
+	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) VMDR_LAB=$$(hack/ensure-tool.sh lab) \
+	  node dist/hack/demo.js
+
+.PHONY: test-demo
+test-demo: build tools ## The demo's short mode: fails unless a new VM's shadow appears at Site 2
+	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) VMDR_LAB=$$(hack/ensure-tool.sh lab) \
+	  node dist/hack/demo.js --short
+
 .PHONY: test-lab
 test-lab: ## Go tests of the two-site lab (hack/lab)
 	cd hack/lab && go vet ./... && go test -count=1 ./...
 
 .PHONY: test
-test: lint verify-crds test-rules test-unit test-integration test-lab ## Everything CI runs: lint, CRD drift, alert rules, unit, integration (real kube-apiserver + lab), lab
+test: lint verify-crds test-rules test-unit test-integration test-lab test-demo ## Everything CI runs: lint, CRD drift, alert rules, unit, integration (real kube-apiserver + lab), lab
 
 .PHONY: bench
 bench: build tools ## Benchmarks (print numbers; never part of test)

@@ -3,6 +3,7 @@ import { loadAll } from "js-yaml";
 import { isAlreadyExists } from "../../src/kube/errors.js";
 import type { KubeStore } from "../../src/kube/store.js";
 import type { KubeObject, ResourceType } from "../../src/kube/types.js";
+import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, SiteType } from "../../src/api/v1alpha1/index.js";
 
 /** The kinds our deploy/ manifests use, by apiVersion/kind. */
 const TYPES: Record<string, ResourceType> = {
@@ -13,6 +14,10 @@ const TYPES: Record<string, ResourceType> = {
   "rbac.authorization.k8s.io/v1/ClusterRoleBinding": { group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRoleBinding", plural: "clusterrolebindings", namespaced: false },
   "rbac.authorization.k8s.io/v1/Role": { group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles", namespaced: true },
   "rbac.authorization.k8s.io/v1/RoleBinding": { group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true },
+  "dr.vmdr.io/v1alpha1/Site": SiteType,
+  "dr.vmdr.io/v1alpha1/ReplicationRelationship": ReplicationRelationshipType,
+  "dr.vmdr.io/v1alpha1/ProtectionGroup": ProtectionGroupType,
+  "dr.vmdr.io/v1alpha1/FailoverRun": FailoverRunType,
 };
 
 export function readManifests(...files: string[]): KubeObject[] {

@@ -38,6 +38,7 @@ export interface PlaceholderOutcome {
 
 const POLL_MS = 2_000;
 const MAX_REGISTRATIONS_PER_PASS = 200;
+const RETRY_FAILED_BATCH_MS = 5 * 60_000;
 
 /** The deterministic name of a group's FlexClone of a destination volume: found again after a crash. */
 export function cloneName(pg: ProtectionGroup, volume: string): string {
@@ -62,6 +63,8 @@ export function cloneName(pg: ProtectionGroup, volume: string): string {
  */
 export class Placeholders {
   private readonly changedAt = new Map<string, { needed: string; at: number }>();
+  /** A batch that could not register some VMs: do not start another for a while (clones are not free). */
+  private readonly failed = new Map<string, { at: number; message: string }>();
 
   constructor(
     private readonly deps: { connections: SiteConnections; clock: Clock; events: EventRecorder },
@@ -76,9 +79,16 @@ export class Placeholders {
 
     const nextRemovalMs = await this.tidy(ctx, i, client);
     const needed = this.needed(i);
-    if (needed.length === 0) return { inSync: true, ...(nextRemovalMs !== undefined ? { requeueAfterMs: nextRemovalMs } : {}) };
-    // Debounce: start a batch once the set of VMs needing one has been stable for a while.
     const id = `${pg.metadata.namespace}/${pg.metadata.name}`;
+    if (needed.length === 0) {
+      this.failed.delete(id);
+      return { inSync: true, ...(nextRemovalMs !== undefined ? { requeueAfterMs: nextRemovalMs } : {}) };
+    }
+    const failure = this.failed.get(id);
+    if (failure && i.now - failure.at < RETRY_FAILED_BATCH_MS) {
+      return { inSync: false, reason: "PreRegistrationFailed", message: failure.message, requeueAfterMs: failure.at + RETRY_FAILED_BATCH_MS - i.now };
+    }
+    // Debounce: start a batch once the set of VMs needing one has been stable for a while.
     const key = needed.map(([u]) => u).sort().join(",");
     const seen = this.changedAt.get(id);
     if (seen?.needed !== key) this.changedAt.set(id, { needed: key, at: i.now });
@@ -205,11 +215,15 @@ export class Placeholders {
         const compute = i.rec.compute(i.pg.spec.shadow.cluster);
         const pool = this.poolRef(i);
         const tasks: string[] = [];
+        const skipped: string[] = [];
         for (const [, r] of todo) {
           const folder = i.rec.folderByPath(r.shadowFolder);
           const dsName = /^\[([^\]]+)\]/.exec(r.vmx ?? "")?.[1];
           const ds = dsName ? i.rec.datastoreByName(dsName) : undefined;
-          if (!folder || !pool || !ds?.accessible) continue;
+          if (!folder || !pool || !ds?.accessible) {
+            skipped.push(`${r.name} (${!folder ? `no folder ${r.shadowFolder}` : !pool ? `no pool ${i.pg.spec.shadow.resourcePool}` : `datastore ${dsName ?? "?"} not visible`})`);
+            continue;
+          }
           const host = ds.hosts.find((h) => h.accessible && compute?.hosts.some((c) => c.value === h.host.value))?.host;
           try {
             const t = await client.registerVm({ folder: folder.ref, vmxPath: r.vmx!, name: r.name, pool, host }, sig);
@@ -222,6 +236,12 @@ export class Placeholders {
           b.tasks = tasks;
           ctx.log.info({ vms: tasks.length }, "Registering placeholders");
           return busy(`${tasks.length} registration(s) started`);
+        }
+        if (skipped.length > 0) {
+          const message = `could not pre-register ${skipped.length} VM(s): ${skipped.slice(0, 5).join("; ")}${skipped.length > 5 ? "; …" : ""}`;
+          this.failed.set(`${i.pg.metadata.namespace}/${i.pg.metadata.name}`, { at: i.now, message });
+          ctx.log.warn({ vms: skipped.length }, "Could not pre-register some VMs; cleaning up the batch");
+          this.deps.events.warning(i.pg, "PreRegistrationFailed", message);
         }
         b.step = "Cleanup";
         return busy("cleaning up", 0);

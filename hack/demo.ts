@@ -1,0 +1,154 @@
+// make demo: the operator's main job on the built-in two-site lab, with readable live output.
+//
+//  1. Start a real kube-apiserver + etcd and the two-site lab (built from Go modules, cached).
+//  2. Apply deploy/samples (the VMbook topology: two Sites, five relationships, the HR and Finance
+//     groups) pointed at the lab's endpoints, and run the operator.
+//  3. Show the relationships becoming healthy and the shadow inventory filling in at Site 2,
+//     then provision a VM at Site 1 and show its shadow appearing at Site 2.
+//  4. Stop everything on Ctrl-C (or at once with --short, which make test runs; exit 1 on failure).
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { ProtectionGroupType, ReplicationRelationshipType, SiteType, findCondition } from "../src/api/v1alpha1/index.js";
+import type { ProtectionGroup, ReplicationRelationship, Site } from "../src/api/v1alpha1/index.js";
+import { ConfigMapType, GROUP_LABEL } from "../src/controllers/protection-group/records.js";
+import type { ShadowRecord } from "../src/controllers/protection-group/records.js";
+import { KubeRest } from "../src/kube/rest.js";
+import { RestKubeStore } from "../src/kube/store.js";
+import type { KubeObject } from "../src/kube/types.js";
+import { ControlPlane } from "../test/harness/control-plane.js";
+import { Lab } from "../test/harness/lab.js";
+import type { SiteId } from "../test/harness/lab.js";
+import { applyAll, readManifests } from "../test/harness/manifests.js";
+import { OperatorProcess } from "../test/harness/operator.js";
+import { REPO_ROOT, freePort } from "../test/harness/processes.js";
+
+const short = process.argv.includes("--short");
+const started = Date.now();
+const color = process.stdout.isTTY;
+const dim = (s: string): string => (color ? `\x1b[2m${s}\x1b[0m` : s);
+const bold = (s: string): string => (color ? `\x1b[1m${s}\x1b[0m` : s);
+function say(msg: string): void {
+  const t = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
+  console.log(`${dim(`[${t}s]`)} ${msg}`);
+}
+
+let cp: ControlPlane | undefined;
+let lab: Lab | undefined;
+let op: OperatorProcess | undefined;
+let stopping = false;
+async function stopAll(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say("stopping the operator, the lab and the control plane…");
+    await op?.stop().catch(() => undefined);
+    await Promise.all([lab?.stop().catch(() => undefined), cp?.stop().catch(() => undefined)]);
+    say(code === 0 ? "stopped cleanly" : "stopped");
+  }
+  process.exit(code);
+}
+process.on("SIGINT", () => void stopAll(0));
+process.on("SIGTERM", () => void stopAll(0));
+
+/** The samples as shipped, with the lab's endpoints, credentials and CA in place of example.com. */
+function samples(l: Lab): KubeObject[] {
+  const dir = join(REPO_ROOT, "deploy/samples");
+  const objs = readManifests(...readdirSync(dir).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml").map((f) => join(dir, f)));
+  for (const o of objs) {
+    if (o.kind === "Site") {
+      const s = o as Site;
+      const ls = l.site(s.metadata.name as SiteId);
+      s.spec.vcenter.url = ls.vcenter.url;
+      s.spec.vcenter.tls = { caBundle: l.caPem() };
+      for (const c of s.spec.storage.controllers) {
+        c.url = ls.ontap.url;
+        c.tls = { caBundle: l.caPem() };
+      }
+    }
+    if (o.kind === "Secret") {
+      const sec = o as KubeObject & { stringData: Record<string, string> };
+      const [site, kind] = sec.metadata.name.split("-") as [SiteId, "vcenter" | "ontap"];
+      sec.stringData = { username: l.site(site)[kind].username, password: l.site(site)[kind].password };
+    }
+  }
+  return objs;
+}
+
+async function main(): Promise<void> {
+  say(bold("vmdr demo: VMware DR between two vCenter sites replicated with SnapMirror (the VMbook's lab)"));
+  [cp, lab] = await Promise.all([ControlPlane.start(), Lab.start()]);
+  say(`kube-apiserver + etcd up at ${cp.server}`);
+  for (const id of ["site1", "site2"] as const) say(`${lab.site(id).datacenter}: vCenter ${lab.site(id).vcenter.url}, ONTAP ${lab.site(id).ontap.url} (${lab.site(id).ontap.cluster})`);
+  const rest = await KubeRest.create(cp.kubeConfig(), { timeoutMs: 15_000 });
+  const kube = new RestKubeStore(rest);
+  await applyAll(kube, [{ apiVersion: "v1", kind: "Namespace", metadata: { name: "vmdr-system" } }, ...samples(lab)]);
+  say("applied deploy/samples: Sites site1 + site2, 5 ReplicationRelationships, ProtectionGroups hr + finance");
+  op = new OperatorProcess("demo", [
+    `--kubeconfig=${cp.kubeconfigPath}`,
+    "--health-probe-bind-address=0",
+    `--metrics-bind-address=127.0.0.1:${await freePort()}`,
+    "--ontap-poll-interval=5s",
+    "--site-poll-interval=10s",
+  ]);
+  say(`operator started (logs: ${op.logFile})`);
+
+  const seen = new Map<string, string>();
+  const report = (key: string, line: string): void => {
+    if (seen.get(key) === line) return;
+    seen.set(key, line);
+    say(line);
+  };
+  const deadline = Date.now() + 180_000;
+  const watch = async (until: () => Promise<boolean>): Promise<void> => {
+    for (;;) {
+      if (op && !op.isAlive()) throw new Error(`the operator exited:\n${op.tail(20)}`);
+      for (const s of (await kube.list(SiteType)).items) {
+        const ready = findCondition(s.status?.conditions, "Ready");
+        report(`site/${s.metadata.name}`, `Site ${s.metadata.name}: ${ready?.status === "True" ? `Ready (vCenter ${s.status?.vcenter?.version ?? "?"}, ONTAP ${s.status?.storage?.map((x) => x.version).join(", ") ?? "?"})` : `not ready: ${ready?.reason ?? "pending"}`}`);
+      }
+      for (const r of (await kube.list(ReplicationRelationshipType, { namespace: "dr" })).items as ReplicationRelationship[]) {
+        const h = findCondition(r.status?.conditions, "Healthy")?.status === "True";
+        report(`rr/${r.metadata.name}`, `ReplicationRelationship ${r.metadata.name}: ${r.spec.source.volume} → ${r.spec.destination.volume} ${r.status?.state ?? "…"}${h ? ", healthy" : ""}${r.status?.lagSeconds !== undefined ? `, lag ${r.status.lagSeconds}s (RPO ${r.spec.rpo})` : ""}`);
+      }
+      for (const g of (await kube.list(ProtectionGroupType, { namespace: "dr" })).items as ProtectionGroup[]) {
+        const c = g.status?.counts;
+        const ready = findCondition(g.status?.conditions, "Ready");
+        const batch = g.status?.preRegistration ? `, pre-registering (${g.status.preRegistration.step})` : "";
+        report(
+          `pg/${g.metadata.name}`,
+          `ProtectionGroup ${g.metadata.name}: ${c ? `${c.members} VMs, ${c.shadowed} shadowed at Site 2, ${c.placeholders} placeholders, ${c.problems} problems` : "…"}${batch}${ready?.status === "True" ? " — Ready" : ""}`,
+        );
+      }
+      if (await until()) return;
+      if (Date.now() > deadline) throw new Error("timed out waiting for the demo's next stage");
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  const groupsReady = async (): Promise<boolean> => {
+    const gs = (await kube.list(ProtectionGroupType, { namespace: "dr" })).items;
+    return gs.length === 2 && gs.every((g) => findCondition(g.status?.conditions, "Ready")?.status === "True");
+  };
+  await watch(groupsReady);
+  say(bold("the recovery site is ready: both groups' shadow inventories are in sync at Site 2"));
+
+  const name = "HR-Web1";
+  say(`provisioning VM ${name} at Site 1 in "Protection Group 1/Application" on datastore RP2…`);
+  const t0 = Date.now();
+  await lab.addVm("site1", { name, folder: "Protection Group 1/Application", datastore: "RP2", resourcePool: "HRServers", portgroup: "Site1-LAN", poweredOn: true });
+  let record: ShadowRecord | undefined;
+  await watch(async () => {
+    const cms = (await kube.list(ConfigMapType, { namespace: "dr", labelSelector: `${GROUP_LABEL}=hr` })).items;
+    record = cms.flatMap((cm) => Object.values(cm.data ?? {}).map((v) => JSON.parse(v) as ShadowRecord)).find((r) => r.name === name && r.shadowed);
+    return record !== undefined;
+  });
+  say(bold(`${name} shadowed at Site 2 ${((Date.now() - t0) / 1000).toFixed(1)}s after it was created: it will recover into "${record?.shadowFolder}", pool ${record?.resourcePool}`));
+  await watch(groupsReady);
+  rest.close();
+  if (short) await stopAll(0);
+  say("the demo keeps running: try kubectl --kubeconfig " + cp.kubeconfigPath + " get drsite,rr,pg -A. Ctrl-C stops everything.");
+  await new Promise(() => undefined);
+}
+
+main().catch(async (err: unknown) => {
+  say(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
+  await stopAll(1);
+});
