@@ -105,11 +105,11 @@ async function main(): Promise<void> {
         const ready = findCondition(s.status?.conditions, "Ready");
         report(`site/${s.metadata.name}`, `Site ${s.metadata.name}: ${ready?.status === "True" ? `Ready (vCenter ${s.status?.vcenter?.version ?? "?"}, ONTAP ${s.status?.storage?.map((x) => x.version).join(", ") ?? "?"})` : `not ready: ${ready?.reason ?? "pending"}`}`);
       }
-      for (const r of (await kube.list(ReplicationRelationshipType, { namespace: "dr" })).items as ReplicationRelationship[]) {
+      for (const r of (await kube.list(ReplicationRelationshipType, { namespace: "dr" })).items) {
         const h = findCondition(r.status?.conditions, "Healthy")?.status === "True";
         report(`rr/${r.metadata.name}`, `ReplicationRelationship ${r.metadata.name}: ${r.spec.source.volume} → ${r.spec.destination.volume} ${r.status?.state ?? "…"}${h ? ", healthy" : ""}${r.status?.lagSeconds !== undefined ? `, lag ${r.status.lagSeconds}s (RPO ${r.spec.rpo})` : ""}`);
       }
-      for (const g of (await kube.list(ProtectionGroupType, { namespace: "dr" })).items as ProtectionGroup[]) {
+      for (const g of (await kube.list(ProtectionGroupType, { namespace: "dr" })).items) {
         const c = g.status?.counts;
         const ready = findCondition(g.status?.conditions, "Ready");
         const batch = g.status?.preRegistration ? `, pre-registering (${g.status.preRegistration.step})` : "";
