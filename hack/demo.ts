@@ -9,7 +9,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ProtectionGroupType, ReplicationRelationshipType, SiteType, findCondition } from "../src/api/v1alpha1/index.js";
-import type { ProtectionGroup, ReplicationRelationship, Site } from "../src/api/v1alpha1/index.js";
+import type { Site } from "../src/api/v1alpha1/index.js";
 import { ConfigMapType, GROUP_LABEL } from "../src/controllers/protection-group/records.js";
 import type { ShadowRecord } from "../src/controllers/protection-group/records.js";
 import { KubeRest } from "../src/kube/rest.js";
