@@ -74,6 +74,34 @@ describe("placeholder pre-registration (VMbook ch. 11) against the lab", () => {
     expect(s.counts?.placeholders).toBe(onVmfs.length);
   });
 
+  it("waits for the next SnapMirror transfer before pre-registering a VM created after the last one", async () => {
+    await w.lab.addVm("site1", { name: "Finance-Late", folder: "Protection Group 2/Database", datastore: "RP3", resourcePool: "FinanceServers", portgroup: "Site1-LAN" });
+    const waiting = await eventually(async () => {
+      const c = findCondition((await pg())?.status?.conditions, "ShadowInSync");
+      return c?.reason === "AwaitingReplication" ? c : undefined;
+    }, 60_000, "the group to wait for replication");
+    expect(waiting.status).toBe("False");
+    expect(waiting.message).toMatch(/1 VM\(s\) are newer than the replica/);
+    expect((await site2Vms()).some((v) => v.name === "Finance-Late")).toBe(false);
+    expect(await clones()).toEqual([]);
+
+    await w.lab.advance("1h"); // the hourly transfer carries the new VM's files to RP3's replica
+    await eventually(async () => ((await site2Vms()).some((v) => v.name === "Finance-Late" && v.folder.startsWith("DR/")) ? true : undefined), 90_000, "the late VM's placeholder");
+    await eventually(async () => (findCondition((await pg())?.status?.conditions, "ShadowInSync")?.status === "True" ? true : undefined), 60_000, "the shadow to be in sync");
+  });
+
+  it("renames a placeholder when its VM is renamed at the protected site", async () => {
+    const target = (await site2Vms()).find((v) => v.folder.endsWith("Site1-Database"))!;
+    const { session, client } = await vcenterClient(w.lab, "site1");
+    try {
+      const vm = (await client.findByInventoryPath(`Site 1/vm/Protection Group 2/Database/${target.name}`))!;
+      await client.rename(vm, `${target.name}-renamed`);
+    } finally {
+      await session.close();
+    }
+    await eventually(async () => ((await site2Vms()).find((v) => v.instanceUuid === target.instanceUuid)?.name === `${target.name}-renamed` ? true : undefined), 30_000, "the placeholder rename");
+  });
+
   it("removes a placeholder after the grace period once its VM is gone from the protected site", async () => {
     const victim = (await site2Vms()).find((v) => v.folder.endsWith("Site1-Application"))!.name;
     const { session, client } = await vcenterClient(w.lab, "site1");
@@ -88,5 +116,19 @@ describe("placeholder pre-registration (VMbook ch. 11) against the lab", () => {
     }
     expect((await site2Vms()).some((v) => v.name === victim)).toBe(true); // kept during the grace period
     await eventually(async () => ((await site2Vms()).some((v) => v.name === victim) ? undefined : true), 30_000, "the placeholder to go");
+  });
+
+  it("with deletionPolicy Remove, deleting the group removes its placeholders and shadow folders", async () => {
+    await w.kube.mergePatch(ProtectionGroupType, { namespace: ns, name: "finance" }, { spec: { shadow: { deletionPolicy: "Remove" } } });
+    await eventually(async () => ((await pg())?.status?.observedGeneration === 2 ? true : undefined), 20_000, "the policy change to be seen");
+    await w.kube.delete(ProtectionGroupType, { namespace: ns, name: "finance" });
+    await eventually(async () => ((await pg()) === undefined ? true : undefined), 60_000, "the group to be deleted");
+    expect((await site2Vms()).filter((v) => v.folder.startsWith("DR/"))).toEqual([]);
+    const { session, client } = await vcenterClient(w.lab, "site2");
+    try {
+      expect(await client.findByInventoryPath("Site 2/vm/DR/Site1-Protection Group 2")).toBeUndefined();
+    } finally {
+      await session.close();
+    }
   });
 });

@@ -113,7 +113,7 @@ export interface ProtectionGroupStatus {
   lastFullSyncTime?: string;
   /** A pre-registration batch in progress (VMbook ch. 11), persisted so a restart resumes it. */
   preRegistration?: {
-    step: "Clone" | "Map" | "Rescan" | "Register" | "Cleanup";
+    step: "Clone" | "Map" | "Rescan" | "Search" | "Register" | "Cleanup";
     startedAt: string;
     /** FlexClones this batch made (deterministic names). */
     clones: string[];
@@ -360,7 +360,7 @@ export const protectionGroupStatusSchema: JSONSchemaType<ProtectionGroupStatus> 
       type: "object",
       required: ["step", "startedAt", "clones", "vms"],
       properties: {
-        step: stringEnum(["Clone", "Map", "Rescan", "Register", "Cleanup"] as const),
+        step: stringEnum(["Clone", "Map", "Rescan", "Search", "Register", "Cleanup"] as const),
         startedAt: timestamp,
         clones: { type: "array", maxItems: 256, items: { type: "string" } },
         job: optional({ type: "string" }),

@@ -11,6 +11,7 @@ import { rfc3339 } from "../../util/clock.js";
 import type { Clock } from "../../util/clock.js";
 import { parseDuration } from "../../util/duration.js";
 import { isFault } from "../../vsphere/errors.js";
+import { readSearchResults } from "../../vsphere/tasks.js";
 import { refKey } from "../../vsphere/types.js";
 import type { MoRef } from "../../vsphere/types.js";
 import type { VcenterClient } from "../../vsphere/vcenter.js";
@@ -40,6 +41,13 @@ const POLL_MS = 2_000;
 const MAX_REGISTRATIONS_PER_PASS = 200;
 const RETRY_FAILED_BATCH_MS = 5 * 60_000;
 
+const groupId = (pg: ProtectionGroup): string => `${pg.metadata.namespace}/${pg.metadata.name}`;
+
+/** The newest common snapshot of each of the group's relationships (from their status): changes with every transfer. */
+function snapshotsKey(i: PlaceholderInput): string {
+  return i.relationships.map((r) => `${r.metadata.name}=${r.status?.newestSnapshot?.name ?? ""}`).join(",");
+}
+
 /** The deterministic name of a group's FlexClone of a destination volume: found again after a crash. */
 export function cloneName(pg: ProtectionGroup, volume: string): string {
   return `vmdr_${(pg.metadata.uid ?? "").replace(/-/g, "").slice(0, 8)}_${volume}`.slice(0, 203);
@@ -55,8 +63,9 @@ export function cloneName(pg: ProtectionGroup, volume: string): string {
  * repeating: clones have deterministic names, registrations are found by instance UUID (a repeat
  * registration of the same .vmx is refused by vCenter as AlreadyExists).
  *   Clone → Map (the clone's LUNs to the igroups of the replica's LUNs) → Rescan (until the
- *   datastores appear) → Register (into each VM's shadow folder and pool) → Cleanup (unmap,
- *   delete the clones, rescan).
+ *   datastores appear) → Search (the clones for *.vmx: only what the replica holds can be
+ *   registered; VMs created since the last transfer wait for the next one) → Register (into each
+ *   VM's shadow folder and pool) → Cleanup (unmap, delete the clones, rescan).
  * Outside a batch it removes placeholders of VMs gone longer than the grace period and keeps
  * placeholders' names and folders in step with the protected VMs. VMs on NFS datastores are not
  * pre-registered (an NFS clone mounts under another path, so the registration would not survive).
@@ -65,6 +74,13 @@ export class Placeholders {
   private readonly changedAt = new Map<string, { needed: string; at: number }>();
   /** A batch that could not register some VMs: do not start another for a while (clones are not free). */
   private readonly failed = new Map<string, { at: number; message: string }>();
+  /** The .vmx files found on this batch's clones (per group and batch start). */
+  private readonly available = new Map<string, { batch: string; vmx: Set<string> }>();
+  /**
+   * VMs whose files were not yet in the replica when their batch cloned it (created after the last
+   * transfer): they wait until the relationships' newest snapshots change.
+   */
+  private readonly awaiting = new Map<string, { snapshots: string; uuids: Set<string> }>();
 
   constructor(
     private readonly deps: { connections: SiteConnections; clock: Clock; events: EventRecorder },
@@ -79,9 +95,13 @@ export class Placeholders {
 
     const nextRemovalMs = await this.tidy(ctx, i, client);
     const needed = this.needed(i);
-    const id = `${pg.metadata.namespace}/${pg.metadata.name}`;
+    const id = groupId(pg);
     if (needed.length === 0) {
       this.failed.delete(id);
+      const waiting = this.awaitingReplication(i);
+      if (waiting > 0) {
+        return { inSync: false, reason: "AwaitingReplication", message: `${waiting} VM(s) are newer than the replica; they are pre-registered after the next SnapMirror transfer`, ...(nextRemovalMs !== undefined ? { requeueAfterMs: nextRemovalMs } : {}) };
+      }
       return { inSync: true, ...(nextRemovalMs !== undefined ? { requeueAfterMs: nextRemovalMs } : {}) };
     }
     const failure = this.failed.get(id);
@@ -101,9 +121,17 @@ export class Placeholders {
     return { inSync: false, reason: "PreRegistering", message: "batch started", requeueAfterMs: 0 };
   }
 
-  /** Members on replicated VMFS datastores that have no placeholder yet. */
+  /** Members on replicated VMFS datastores that have no placeholder yet (and are in the replica, as far as we know). */
   private needed(i: PlaceholderInput): [string, ShadowRecord][] {
-    return [...i.records.entries()].filter(([, r]) => !r.removedAt && !r.placeholder && r.vmx && this.onVmfs(i, r));
+    const wait = this.awaiting.get(groupId(i.pg));
+    const waiting = wait && wait.snapshots === snapshotsKey(i) ? wait.uuids : new Set<string>();
+    return [...i.records.entries()].filter(([uuid, r]) => !r.removedAt && !r.placeholder && r.vmx && this.onVmfs(i, r) && !waiting.has(uuid));
+  }
+
+  /** VMs waiting for the next transfer to carry them to the replica. */
+  awaitingReplication(i: PlaceholderInput): number {
+    const wait = this.awaiting.get(groupId(i.pg));
+    return wait && wait.snapshots === snapshotsKey(i) ? [...wait.uuids].filter((u) => !i.records.get(u)?.placeholder).length : 0;
   }
 
   private onVmfs(i: PlaceholderInput, r: ShadowRecord): boolean {
@@ -198,10 +226,36 @@ export class Placeholders {
           await this.rescan(ctx, i, client); // a rescan is cheap; a host may have missed the first
           return busy(`waiting for ${missing.join(", ")} to appear`);
         }
-        b.step = "Register";
-        return busy("registering", 0);
+        b.step = "Search";
+        return busy("searching the clones for .vmx files", 0);
+      }
+      case "Search": {
+        // VMbook: search the datastores for *.vmx. Only what the replica holds can be registered.
+        if (b.tasks?.length) {
+          const states = await client.getTasks(b.tasks.map((t) => ({ type: "Task", value: t })), sig);
+          if (states.some((s) => s.state === "queued" || s.state === "running")) return busy("searching");
+          const vmx = new Set(states.flatMap((s) => (s.state === "success" ? readSearchResults(s) : [])));
+          this.available.set(groupId(i.pg), { batch: b.startedAt, vmx });
+          b.tasks = undefined;
+          b.step = "Register";
+          return busy("registering", 0);
+        }
+        const tasks: string[] = [];
+        for (const d of dests) {
+          for (const lun of await ontap.listLuns({ svm: d.svm, name: cloneName(i.pg, d.volume) }, sig)) {
+            const ds = i.rec.datastoreByDevice(naaOfSerial(lun.serialNumber));
+            if (ds?.browser) tasks.push((await client.searchDatastoreForVmx(ds.browser, ds.name, sig)).task.value);
+          }
+        }
+        b.tasks = tasks;
+        return busy(`searching ${tasks.length} datastore(s)`);
       }
       case "Register": {
+        const found = this.available.get(groupId(i.pg));
+        if (found?.batch !== b.startedAt) {
+          b.step = "Search"; // a restart lost the search results: search again (read-only)
+          return busy("searching again", 0);
+        }
         if (b.tasks?.length) {
           const states = await client.getTasks(b.tasks.map((t) => ({ type: "Task", value: t })), sig).catch(() => []);
           const running = states.filter((s) => s.state === "queued" || s.state === "running");
@@ -211,7 +265,10 @@ export class Placeholders {
           }
           b.tasks = undefined;
         }
-        const todo = this.needed(i).filter(([uuid]) => !i.rec.vmByInstanceUuid(uuid)).slice(0, MAX_REGISTRATIONS_PER_PASS);
+        const candidates = this.needed(i).filter(([uuid]) => !i.rec.vmByInstanceUuid(uuid));
+        const notReplicated = candidates.filter(([, r]) => !found.vmx.has(r.vmx ?? ""));
+        if (notReplicated.length > 0) this.awaiting.set(groupId(i.pg), { snapshots: snapshotsKey(i), uuids: new Set(notReplicated.map(([u]) => u)) });
+        const todo = candidates.filter(([, r]) => found.vmx.has(r.vmx ?? "")).slice(0, MAX_REGISTRATIONS_PER_PASS);
         const compute = i.rec.compute(i.pg.spec.shadow.cluster);
         const pool = this.poolRef(i);
         const tasks: string[] = [];
@@ -239,7 +296,7 @@ export class Placeholders {
         }
         if (skipped.length > 0) {
           const message = `could not pre-register ${skipped.length} VM(s): ${skipped.slice(0, 5).join("; ")}${skipped.length > 5 ? "; …" : ""}`;
-          this.failed.set(`${i.pg.metadata.namespace}/${i.pg.metadata.name}`, { at: i.now, message });
+          this.failed.set(groupId(i.pg), { at: i.now, message });
           ctx.log.warn({ vms: skipped.length }, "Could not pre-register some VMs; cleaning up the batch");
           this.deps.events.warning(i.pg, "PreRegistrationFailed", message);
         }
