@@ -50,6 +50,15 @@ export function parseXml(text: string): XNode {
   return root;
 }
 
+/**
+ * A copy of `s` that does not share memory with the response it was cut from. V8 represents a
+ * substring of 13 or more characters as a slice that keeps the whole parent string alive, so one
+ * property value kept in the inventory cache would pin its entire (often megabytes) SOAP response.
+ */
+function own(s: string): string {
+  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
+}
+
 function localName(qname: string): string {
   const i = qname.indexOf(":");
   return i < 0 ? qname : qname.slice(i + 1);
@@ -72,7 +81,7 @@ function convert(raw: Raw, scope: ReadonlyMap<string, string>): XNode | undefine
   for (const [k, v] of Object.entries(rawAttrs)) {
     const i = k.indexOf(":");
     if (i < 0) {
-      if (k !== "xmlns") attrs[k] = v;
+      if (k !== "xmlns") attrs[k] = own(v);
     } else if (k.slice(0, i) !== "xmlns" && ns.get(k.slice(0, i)) === XSI_NS && k.slice(i + 1) === "type") {
       xsiType = localName(v);
     }
@@ -86,7 +95,7 @@ function convert(raw: Raw, scope: ReadonlyMap<string, string>): XNode | undefine
       if (n) children.push(n);
     }
   }
-  return { name: localName(tag), xsiType, attrs, children, text };
+  return { name: localName(tag), xsiType, attrs, children, text: own(text) };
 }
 
 // ---- reading helpers: arrays of one and absent elements are the caller's everyday case ----
