@@ -43,9 +43,12 @@ const RETRY_FAILED_BATCH_MS = 5 * 60_000;
 
 const groupId = (pg: ProtectionGroup): string => `${pg.metadata.namespace}/${pg.metadata.name}`;
 
-/** The newest common snapshot of each of the group's relationships (from their status): changes with every transfer. */
-function snapshotsKey(i: PlaceholderInput): string {
-  return i.relationships.map((r) => `${r.metadata.name}=${r.status?.newestSnapshot?.name ?? ""}`).join(",");
+/**
+ * Whether the replicas are still at the snapshots a batch cloned (destination volume → snapshot):
+ * true until one of the group's relationships reports a newer snapshot (a transfer finished).
+ */
+export function replicasUnchanged(i: Pick<PlaceholderInput, "relationships">, cloned: ReadonlyMap<string, string>): boolean {
+  return i.relationships.every((r) => !cloned.has(r.spec.destination.volume) || r.status?.newestSnapshot?.name === cloned.get(r.spec.destination.volume));
 }
 
 /** The deterministic name of a group's FlexClone of a destination volume: found again after a crash. */
@@ -74,13 +77,13 @@ export class Placeholders {
   private readonly changedAt = new Map<string, { needed: string; at: number }>();
   /** A batch that could not register some VMs: do not start another for a while (clones are not free). */
   private readonly failed = new Map<string, { at: number; message: string }>();
-  /** The .vmx files found on this batch's clones (per group and batch start). */
-  private readonly available = new Map<string, { batch: string; vmx: Set<string> }>();
+  /** The .vmx files found on this batch's clones, and the snapshot each clone was made from (per group and batch start). */
+  private readonly available = new Map<string, { batch: string; vmx: Set<string>; cloned: Map<string, string> }>();
   /**
-   * VMs whose files were not yet in the replica when their batch cloned it (created after the last
-   * transfer): they wait until the relationships' newest snapshots change.
+   * VMs whose files were not yet in the replica when their batch cloned it (created after the
+   * last transfer): they wait until a relationship reports a newer snapshot than the one cloned.
    */
-  private readonly awaiting = new Map<string, { snapshots: string; uuids: Set<string> }>();
+  private readonly awaiting = new Map<string, { cloned: Map<string, string>; uuids: Set<string> }>();
 
   constructor(
     private readonly deps: { connections: SiteConnections; clock: Clock; events: EventRecorder },
@@ -124,14 +127,19 @@ export class Placeholders {
   /** Members on replicated VMFS datastores that have no placeholder yet (and are in the replica, as far as we know). */
   private needed(i: PlaceholderInput): [string, ShadowRecord][] {
     const wait = this.awaiting.get(groupId(i.pg));
-    const waiting = wait && wait.snapshots === snapshotsKey(i) ? wait.uuids : new Set<string>();
+    const waiting = wait && replicasUnchanged(i, wait.cloned) ? wait.uuids : new Set<string>();
     return [...i.records.entries()].filter(([uuid, r]) => !r.removedAt && !r.placeholder && r.vmx && this.onVmfs(i, r) && !waiting.has(uuid));
+  }
+
+  /** Drops what this instance remembers about a group (it is being deleted). */
+  forget(pg: ProtectionGroup): void {
+    for (const m of [this.changedAt, this.failed, this.available, this.awaiting]) m.delete(groupId(pg));
   }
 
   /** VMs waiting for the next transfer to carry them to the replica. */
   awaitingReplication(i: PlaceholderInput): number {
     const wait = this.awaiting.get(groupId(i.pg));
-    return wait && wait.snapshots === snapshotsKey(i) ? [...wait.uuids].filter((u) => !i.records.get(u)?.placeholder).length : 0;
+    return wait && replicasUnchanged(i, wait.cloned) ? [...wait.uuids].filter((u) => !i.records.get(u)?.placeholder).length : 0;
   }
 
   private onVmfs(i: PlaceholderInput, r: ShadowRecord): boolean {
@@ -235,7 +243,12 @@ export class Placeholders {
           const states = await client.getTasks(b.tasks.map((t) => ({ type: "Task", value: t })), sig);
           if (states.some((s) => s.state === "queued" || s.state === "running")) return busy("searching");
           const vmx = new Set(states.flatMap((s) => (s.state === "success" ? readSearchResults(s) : [])));
-          this.available.set(groupId(i.pg), { batch: b.startedAt, vmx });
+          const cloned = new Map<string, string>();
+          for (const d of dests) {
+            const parent = (await ontap.getVolume({ svm: d.svm, name: cloneName(i.pg, d.volume) }, sig))?.clone?.parentSnapshot;
+            if (parent) cloned.set(d.volume, parent);
+          }
+          this.available.set(groupId(i.pg), { batch: b.startedAt, vmx, cloned });
           b.tasks = undefined;
           b.step = "Register";
           return busy("registering", 0);
@@ -267,7 +280,8 @@ export class Placeholders {
         }
         const candidates = this.needed(i).filter(([uuid]) => !i.rec.vmByInstanceUuid(uuid));
         const notReplicated = candidates.filter(([, r]) => !found.vmx.has(r.vmx ?? ""));
-        if (notReplicated.length > 0) this.awaiting.set(groupId(i.pg), { snapshots: snapshotsKey(i), uuids: new Set(notReplicated.map(([u]) => u)) });
+        if (notReplicated.length > 0) this.awaiting.set(groupId(i.pg), { cloned: found.cloned, uuids: new Set(notReplicated.map(([u]) => u)) });
+        else this.awaiting.delete(groupId(i.pg));
         const todo = candidates.filter(([, r]) => found.vmx.has(r.vmx ?? "")).slice(0, MAX_REGISTRATIONS_PER_PASS);
         const compute = i.rec.compute(i.pg.spec.shadow.cluster);
         const pool = this.poolRef(i);

@@ -258,6 +258,7 @@ export class ProtectionGroupReconciler implements Reconciler {
       }
     }
     this.facts.delete(`${pg.metadata.namespace}/${pg.metadata.name}`);
+    this.deps.placeholders.forget(pg);
     await removeFinalizer(this.deps.kube, ProtectionGroupType, pg, FINALIZERS.protectionGroup, ctx.signal);
     ctx.log.info("Released ProtectionGroup");
     return done();

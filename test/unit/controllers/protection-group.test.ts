@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { alignmentProblems, globToRegExp, members } from "../../../src/controllers/protection-group/membership.js";
 import { overlaps, shadowFolderPath, shadowName, shadowSubtree } from "../../../src/controllers/protection-group/shadow.js";
+import type { ReplicationRelationship } from "../../../src/api/v1alpha1/index.js";
+import { replicasUnchanged } from "../../../src/controllers/protection-group/placeholders.js";
 import { naaOfSerial } from "../../../src/controllers/protection-group/datastores.js";
 import { shardOf, SHARDS } from "../../../src/controllers/protection-group/records.js";
 import { InventoryIndex } from "../../../src/sites/inventory-index.js";
@@ -84,5 +86,26 @@ describe("storage identities and record shards", () => {
   it("spreads records over every shard", () => {
     const used = new Set(Array.from({ length: 2000 }, (_, i) => shardOf(`uuid-${i}`)));
     expect(used.size).toBe(SHARDS);
+  });
+});
+
+describe("pre-registration waiting for replication", () => {
+  const rr = (name: string, volume: string, newest?: string): ReplicationRelationship => ({
+    metadata: { namespace: "dr", name },
+    spec: { source: { siteRef: "site1", volume: volume.replace(/_SM$/, "") }, destination: { siteRef: "site2", volume }, rpo: "1h" },
+    ...(newest ? { status: { newestSnapshot: { name: newest } } } : {}),
+  });
+  const cloned = new Map([["RG1FV1_SM", "snap.0900"], ["RG1FV2_SM", "snap.0900"]]);
+
+  it("keeps waiting while every relationship is still at the snapshot its clone was made from", () => {
+    expect(replicasUnchanged({ relationships: [rr("a", "RG1FV1_SM", "snap.0900"), rr("b", "RG1FV2_SM", "snap.0900")] }, cloned)).toBe(true);
+  });
+
+  it("stops waiting once any relationship reports a newer snapshot, even one that finished during the batch", () => {
+    expect(replicasUnchanged({ relationships: [rr("a", "RG1FV1_SM", "snap.0900"), rr("b", "RG1FV2_SM", "snap.1000")] }, cloned)).toBe(false);
+  });
+
+  it("ignores relationships whose volumes the batch did not clone", () => {
+    expect(replicasUnchanged({ relationships: [rr("a", "RG1FV1_SM", "snap.0900"), rr("c", "RG1FV9_SM", "snap.1234")] }, cloned)).toBe(true);
   });
 });
