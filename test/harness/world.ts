@@ -18,6 +18,8 @@ export const OPERATOR_NAMESPACE = "vmdr-system";
 export interface WorldOptions {
   readonly labArgs?: readonly string[];
   readonly operatorArgs?: readonly string[];
+  /** Extra environment for the operator process (e.g. NODE_OPTIONS as deployed). */
+  readonly operatorEnv?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -65,7 +67,7 @@ export class World {
       "--log-level=debug",
       ...(this.o.operatorArgs ?? []),
       ...extra,
-    ]);
+    ], this.o.operatorEnv);
     return this.operator;
   }
 
