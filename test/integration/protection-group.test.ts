@@ -93,6 +93,31 @@ describe("ProtectionGroup controller (real kube-apiserver + lab)", () => {
     expect((await pg("hr"))!.status!.counts?.members).toBe(7);
   });
 
+  it("mirrors folders added and renamed at Site 1, and deletes a stale shadow folder only once it is empty", async () => {
+    const shadow = "DR-virtual machines/Site1-Protection Group 1";
+    const { session, client } = await vcenterClient(w.lab, "site1");
+    try {
+      const parent = (await client.findByInventoryPath("Site 1/vm/Protection Group 1"))!;
+      const reporting = await client.createFolder(parent, "Reporting");
+      await eventually(() => site2Folder(`${shadow}/Site1-Reporting`), 20_000, "the added folder's shadow");
+
+      await client.rename(reporting, "Analytics");
+      await eventually(() => site2Folder(`${shadow}/Site1-Analytics`), 20_000, "the renamed folder's shadow");
+      await eventually(async () => ((await site2Folder(`${shadow}/Site1-Reporting`)) ? undefined : true), 20_000, "the empty stale shadow to go");
+
+      // Someone keeps a VM in the Analytics shadow at Site 2: removing Analytics at Site 1 must not delete it.
+      await w.lab.addVm("site2", { name: "Kept-In-Shadow", folder: `${shadow}/Site1-Analytics`, datastore: "LP1", portgroup: "Site2-LAN" });
+      await client.destroy(reporting);
+      await eventually(async () => ((await client.findByInventoryPath("Site 1/vm/Protection Group 1/Analytics")) ? undefined : true), 20_000, "the folder to go at Site 1");
+      await cond("hr", "Ready", "True");
+      await new Promise((r) => setTimeout(r, 2_000)); // several passes of the (event-driven) controller
+      expect(await site2Folder(`${shadow}/Site1-Analytics`)).toBeDefined();
+      expect((await w.lab.vm<{ folder: string }>("site2", "Kept-In-Shadow")).folder).toBe(`${shadow}/Site1-Analytics`);
+    } finally {
+      await session.close();
+    }
+  });
+
   it("reports a stray VM and a VM with files outside the group's datastores, and changes nothing", async () => {
     await w.lab.addVm("site1", { name: "Stray-On-RP2", folder: "Desktops", datastore: "RP2", portgroup: "Site1-LAN" });
     await w.lab.addVm("site1", { name: "HR-On-Finance", folder: "Protection Group 1/Application", datastore: "RP3", resourcePool: "HRServers", portgroup: "Site1-LAN" });
