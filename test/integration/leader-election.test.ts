@@ -63,6 +63,8 @@ describe("leader election between two operator processes", () => {
     expect(standby.p.hasLogged("Acquired leader lease")).toBe(false);
 
     expect(await get(`${leader.health}/healthz`)).toEqual({ status: 200, body: "ok\n" });
+    // The leader is ready once its caches have synced (on a loaded machine, after the lease).
+    await eventually(() => (leader.p.hasLogged("Caches synced; starting controllers") ? true : undefined), 30_000, "leader caches synced");
     expect((await get(`${leader.health}/readyz`)).status).toBe(200);
     expect((await get(`${standby.health}/readyz`)).status).toBe(200);
     expect((await get(`${leader.metrics}/metrics`)).body).toMatch(/^vmdr_leader 1$/m);
