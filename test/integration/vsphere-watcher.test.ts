@@ -106,5 +106,5 @@ describe("InventoryWatcher against the lab's vCenter", () => {
     } finally {
       await session.close();
     }
-  });
+  }, 240_000); // starting a 10,000-VM lab beside the other test files takes 20-60 s on 2 loaded cores
 });
