@@ -6,8 +6,8 @@
 //  3. Show the relationships becoming healthy and the shadow inventory filling in at Site 2,
 //     then provision a VM at Site 1 and show its shadow appearing at Site 2.
 //  4. Stop everything on Ctrl-C (or at once with --short, which make test runs; exit 1 on failure).
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { ProtectionGroupType, ReplicationRelationshipType, SiteType, findCondition } from "../src/api/v1alpha1/index.js";
 import type { Site } from "../src/api/v1alpha1/index.js";
 import { ConfigMapType, GROUP_LABEL } from "../src/controllers/protection-group/records.js";
@@ -42,7 +42,9 @@ async function stopAll(code: number): Promise<never> {
     say("stopping the operator, the lab and the control plane…");
     await op?.stop().catch(() => undefined);
     await Promise.all([lab?.stop().catch(() => undefined), cp?.stop().catch(() => undefined)]);
-    say(code === 0 ? "stopped cleanly" : "stopped");
+    // The operator's log stays for a post-mortem, except after a short run that passed.
+    if (op && short && code === 0) rmSync(dirname(op.logFile), { recursive: true, force: true });
+    say(code === 0 ? "stopped cleanly" : `stopped (operator log: ${op?.logFile ?? "none"})`);
   }
   process.exit(code);
 }

@@ -1,5 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { load } from "js-yaml";
@@ -7,7 +6,7 @@ import { KubeRest } from "../../src/kube/rest.js";
 import { KubeApiError } from "../../src/kube/errors.js";
 import { generateCerts } from "./certs.js";
 import type { ControlPlaneCerts } from "./certs.js";
-import { Proc, REPO_ROOT, freePort, toolPath } from "./processes.js";
+import { Proc, REPO_ROOT, freePort, scratchDir, toolPath } from "./processes.js";
 
 export interface ControlPlaneOptions {
   /** Install the CRDs from this directory (default: the repository's crds/). null skips. */
@@ -49,7 +48,7 @@ export class ControlPlane {
 
   static async start(o: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const bins = { etcd: toolPath("etcd", "VMDR_ETCD"), apiserver: toolPath("kube-apiserver", "VMDR_KUBE_APISERVER") };
-    const dir = mkdtempSync(join(tmpdir(), "vmdr-cp-"));
+    const dir = scratchDir("cp");
     const certs = generateCerts(dir);
     const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;

@@ -1,7 +1,6 @@
-import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { Proc, toolPath } from "./processes.js";
+import { Proc, scratchDir, toolPath } from "./processes.js";
 
 export interface LabEndpoint {
   readonly url: string;
@@ -54,7 +53,7 @@ export class Lab {
 
   static async start(args: readonly string[] = []): Promise<Lab> {
     const bin = toolPath("lab", "VMDR_LAB");
-    const dir = mkdtempSync(join(tmpdir(), "vmdr-lab-"));
+    const dir = scratchDir("lab");
     const proc = new Proc("lab", bin, ["--state-dir", dir, ...args], join(dir, "lab.log"));
     const file = join(dir, "lab.json");
     const deadline = Date.now() + 180_000;

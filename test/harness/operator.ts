@@ -1,14 +1,12 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Proc, REPO_ROOT } from "./processes.js";
+import { Proc, REPO_ROOT, scratchDir } from "./processes.js";
 
 /** The operator as a separate process (dist/src/cmd/manager.js; `make build` compiles it). */
 export class OperatorProcess extends Proc {
   static readonly entry = join(REPO_ROOT, "dist/src/cmd/manager.js");
 
   constructor(name: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-    const dir = mkdtempSync(join(tmpdir(), `vmdr-op-${name}-`));
+    const dir = scratchDir(`op-${name}`);
     super(name, process.execPath, [OperatorProcess.entry, ...args], join(dir, "operator.log"), { PATH: process.env.PATH, ...env });
   }
 

@@ -1,7 +1,8 @@
 import { spawn, execFileSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { createWriteStream, readFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
 import net from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -28,6 +29,15 @@ export function toolPath(name: string, envVar: string): string {
   const fromEnv = process.env[envVar];
   if (fromEnv) return fromEnv;
   return execFileSync(join(REPO_ROOT, "hack/ensure-tool.sh"), [name], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+}
+
+/**
+ * A new directory for a test's files (logs, kubeconfigs, lab state). Inside an integration run
+ * they all go under the run's directory (VMDR_TEST_TMP, made and removed by the global setup), so
+ * a test that fails or times out leaves nothing behind.
+ */
+export function scratchDir(prefix: string): string {
+  return mkdtempSync(join(process.env.VMDR_TEST_TMP ?? tmpdir(), `${prefix}-`));
 }
 
 /** A free TCP port on 127.0.0.1 (bound and released; the usual small race is acceptable in tests). */

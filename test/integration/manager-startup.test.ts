@@ -1,12 +1,11 @@
-import { writeFileSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { freePort } from "../harness/processes.js";
+import { freePort, scratchDir } from "../harness/processes.js";
 import { OperatorProcess } from "../harness/operator.js";
 import { UNPRIVILEGED_TOKEN } from "../harness/control-plane.js";
 
-const dir = mkdtempSync(join(tmpdir(), "vmdr-startup-"));
+const dir = scratchDir("startup");
 const procs: OperatorProcess[] = [];
 afterAll(async () => {
   await Promise.all(procs.map((p) => p.kill()));

@@ -1,6 +1,5 @@
 import { join } from "node:path";
-import { writeFileSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LeaseType } from "../../src/runtime/leader-election.js";
 import { connect, eventually } from "../harness/kube.js";
@@ -8,7 +7,7 @@ import type { TestKube } from "../harness/kube.js";
 import { ControlPlane } from "../harness/control-plane.js";
 import { applyAll, readManifests } from "../harness/manifests.js";
 import { OperatorProcess } from "../harness/operator.js";
-import { REPO_ROOT, freePort } from "../harness/processes.js";
+import { REPO_ROOT, freePort, scratchDir } from "../harness/processes.js";
 
 // The operator runs its controllers, so it gets a control plane of its own (it would otherwise
 // reconcile the other test files' objects).
@@ -31,7 +30,7 @@ describe("deploy/rbac", () => {
     // The manifests as shipped, moved into this test's namespace (what kustomize's namespace field does).
     const text = (f: string): string => readFileSync(join(REPO_ROOT, "deploy/rbac", f), "utf8");
     const files = ["service-account.yaml", "role.yaml", "role-binding.yaml", "leader-election-role.yaml"].map((f) => {
-      const path = join(mkdtempSync(join(tmpdir(), "rbac-")), f);
+      const path = join(scratchDir("rbac"), f);
       writeFileSync(path, text(f).replaceAll("vmdr-system", ns).replaceAll("name: vmdr-manager\n", `name: vmdr-manager-${ns}\n`));
       return path;
     });
@@ -41,7 +40,7 @@ describe("deploy/rbac", () => {
       body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
     });
     const ca = /certificate-authority: (.*)/.exec(readFileSync(cp.kubeconfigPath, "utf8"))?.[1];
-    const kubeconfig = join(mkdtempSync(join(tmpdir(), "sa-")), "kubeconfig");
+    const kubeconfig = join(scratchDir("sa"), "kubeconfig");
     writeFileSync(
       kubeconfig,
       `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${cp.server}", certificate-authority: "${ca}"}\n` +
