@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { ControlPlane } from "./control-plane.js";
+import { scratchBase } from "./processes.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -22,7 +22,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   console.log(`control plane ready at ${cp.server} in ${((Date.now() - started) / 1000).toFixed(1)}s (${cp.dir})`);
   project.provide("kubeconfig", cp.kubeconfigPath);
   project.provide("apiServer", cp.server);
-  const runDir = mkdtempSync(join(tmpdir(), "vmdr-test-"));
+  const runDir = mkdtempSync(join(scratchBase(), "vmdr-test-"));
   process.env.VMDR_TEST_TMP = runDir; // inherited by the test workers, which start after this
   return async () => {
     await cp.stop();

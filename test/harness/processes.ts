@@ -1,6 +1,6 @@
 import { spawn, execFileSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { createWriteStream, mkdtempSync, readFileSync } from "node:fs";
+import { accessSync, constants, createWriteStream, mkdtempSync, readFileSync, statfsSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -32,12 +32,29 @@ export function toolPath(name: string, envVar: string): string {
 }
 
 /**
- * A new directory for a test's files (logs, kubeconfigs, lab state). Inside an integration run
- * they all go under the run's directory (VMDR_TEST_TMP, made and removed by the global setup), so
- * a test that fails or times out leaves nothing behind.
+ * A new directory for a test's files (logs, kubeconfigs, lab state, etcd data). Inside an
+ * integration run they all go under the run's directory (VMDR_TEST_TMP, made and removed by the
+ * global setup), so a test that fails or times out leaves nothing behind.
  */
 export function scratchDir(prefix: string): string {
-  return mkdtempSync(join(process.env.VMDR_TEST_TMP ?? tmpdir(), `${prefix}-`));
+  return mkdtempSync(join(process.env.VMDR_TEST_TMP ?? scratchBase(), `vmdr-${prefix}-`));
+}
+
+/**
+ * Where test files go: /dev/shm when it is a writable tmpfs with room, else the system temp
+ * directory. A 10,000-VM lab writes ~50,000 files and etcd syncs every write; on this kind of
+ * virtual disk that made a lab start take 25-50 s instead of 6 s.
+ */
+export function scratchBase(): string {
+  const shm = "/dev/shm";
+  try {
+    accessSync(shm, constants.W_OK);
+    const fs = statfsSync(shm);
+    if (fs.bavail * fs.bsize >= 4 * 2 ** 30) return shm;
+  } catch {
+    /* no usable /dev/shm */
+  }
+  return tmpdir();
 }
 
 /** A free TCP port on 127.0.0.1 (bound and released; the usual small race is acceptable in tests). */
