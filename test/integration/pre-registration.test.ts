@@ -118,15 +118,31 @@ describe("placeholder pre-registration (VMbook ch. 11) against the lab", () => {
     await eventually(async () => ((await site2Vms()).some((v) => v.name === victim) ? undefined : true), 30_000, "the placeholder to go");
   });
 
-  it("with deletionPolicy Remove, deleting the group removes its placeholders and shadow folders", async () => {
+  it("with deletionPolicy Remove, deleting the group waits for Site 2's vCenter, then removes its placeholders, shadow folders and the pool it made", async () => {
+    const poolPath = "Site 2/host/Site2-BCDR/Resources/Site1-FinanceServers";
     await w.kube.mergePatch(ProtectionGroupType, { namespace: ns, name: "finance" }, { spec: { shadow: { deletionPolicy: "Remove" } } });
     await eventually(async () => ((await pg())?.status?.observedGeneration === 2 ? true : undefined), 20_000, "the policy change to be seen");
-    await w.kube.delete(ProtectionGroupType, { namespace: ns, name: "finance" });
-    await eventually(async () => ((await pg()) === undefined ? true : undefined), 60_000, "the group to be deleted");
-    expect((await site2Vms()).filter((v) => v.folder.startsWith("DR/"))).toEqual([]);
+    expect((await pg())?.status?.createdPool).toBe("Site1-FinanceServers");
     const { session, client } = await vcenterClient(w.lab, "site2");
     try {
+      expect(await client.findByInventoryPath(poolPath)).toBeDefined();
+      // The operator restarts while Site 2's vCenter is down: it cannot see the shadow objects, so
+      // the deletion is held (not skipped) until it can.
+      await w.killOperator();
+      await w.lab.vcenterDown("site2", "reset");
+      w.startOperator();
+      await w.kube.delete(ProtectionGroupType, { namespace: ns, name: "finance" });
+      const held = await eventually(async () => {
+        const c = findCondition((await pg())?.status?.conditions, "Ready");
+        return c?.reason === "WaitingForInventory" && c.message.includes("deletionPolicy Remove") ? c : undefined;
+      }, 30_000, "the deletion to wait");
+      expect(held.message).toContain("site2");
+      expect(await pg()).toBeDefined();
+      await w.lab.vcenterDown("site2", "up");
+      await eventually(async () => ((await pg()) === undefined ? true : undefined), 90_000, "the group to be deleted");
+      expect((await site2Vms()).filter((v) => v.folder.startsWith("DR/"))).toEqual([]);
       expect(await client.findByInventoryPath("Site 2/vm/DR/Site1-Protection Group 2")).toBeUndefined();
+      expect(await client.findByInventoryPath(poolPath)).toBeUndefined();
     } finally {
       await session.close();
     }

@@ -52,14 +52,16 @@ async function records(name: string): Promise<Map<string, ShadowRecord>> {
   return m;
 }
 const recordNamed = async (group: string, vm: string) => [...(await records(group)).values()].find((r) => r.name === vm);
-const site2Folder = async (path: string) => {
+const site2Path = async (path: string) => {
   const { session, client } = await vcenterClient(w.lab, "site2");
   try {
-    return await client.findByInventoryPath(`Site 2/vm/${path}`);
+    return await client.findByInventoryPath(`Site 2/${path}`);
   } finally {
     await session.close();
   }
 };
+const site2Folder = (path: string) => site2Path(`vm/${path}`);
+const site2Pool = (path: string) => site2Path(`host/Site2-BCDR/Resources/${path}`);
 
 describe("ProtectionGroup controller (real kube-apiserver + lab)", () => {
   it("mirrors the HR folder tree and pool at Site 2 and records every HR VM", async () => {
@@ -70,6 +72,8 @@ describe("ProtectionGroup controller (real kube-apiserver + lab)", () => {
     expect(s.datastores).toEqual(["RP1", "RP2"]);
     expect(await site2Folder("DR-virtual machines/Site1-Protection Group 1/Site1-Database")).toBeDefined();
     expect(await site2Folder("DR-virtual machines/Site1-Protection Group 1/Site1-Application")).toBeDefined();
+    expect(await site2Pool("Site1-hr")).toBeDefined();
+    expect(s.createdPool).toBe("Site1-hr");
     const db = await recordNamed("hr", "HR Database");
     expect(db).toMatchObject({ protectedFolder: "Protection Group 1/Database", shadowFolder: "DR-virtual machines/Site1-Protection Group 1/Site1-Database", shadowed: true, datastores: ["RP1"] });
   });
@@ -147,5 +151,12 @@ describe("ProtectionGroup controller (real kube-apiserver + lab)", () => {
     expect((await cond("clash", "Ready", "False", "InvalidSpec")).message).toMatch(/overlaps .* of ProtectionGroup dr\/hr/);
     expect(await site2Folder("DR-virtual machines/Site1-Ghost")).toBeUndefined();
     expect(await site2Folder("DR-virtual machines/Site1-Nothing")).toBeUndefined();
+  });
+
+  it("with the default deletionPolicy Retain, deleting a group leaves its shadow folders and pool at Site 2", async () => {
+    await w.kube.delete(ProtectionGroupType, { namespace: ns, name: "hr" });
+    await eventually(async () => ((await pg("hr")) === undefined ? true : undefined), 30_000, "hr to be deleted");
+    expect(await site2Folder("DR-virtual machines/Site1-Protection Group 1/Site1-Database")).toBeDefined();
+    expect(await site2Pool("Site1-hr")).toBeDefined();
   });
 });

@@ -111,6 +111,11 @@ export interface ProtectionGroupStatus {
   /** The FailoverRun that holds this group; no other run may start while it is set. */
   activeRun?: { name: string; uid: string; type: string; since: string };
   lastFullSyncTime?: string;
+  /**
+   * The resource pool path (below the recovery cluster's root pool) whose pools this group created;
+   * deletionPolicy Remove removes them when empty and no other group uses them.
+   */
+  createdPool?: string;
   /** A pre-registration batch in progress (VMbook ch. 11), persisted so a restart resumes it. */
   preRegistration?: {
     step: "Clone" | "Map" | "Rescan" | "Search" | "Register" | "Cleanup";
@@ -356,6 +361,7 @@ export const protectionGroupStatusSchema: JSONSchemaType<ProtectionGroupStatus> 
       properties: { name: { type: "string" }, uid: { type: "string" }, type: { type: "string" }, since: timestamp },
     }),
     lastFullSyncTime: optional(timestamp),
+    createdPool: optional({ type: "string", maxLength: 1024 }),
     preRegistration: optional({
       type: "object",
       required: ["step", "startedAt", "clones", "vms"],

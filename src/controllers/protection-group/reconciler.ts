@@ -25,7 +25,7 @@ import type { OtherGroup } from "./membership.js";
 import { ShadowRecordStore } from "./records.js";
 import type { ShadowRecord } from "./records.js";
 import { overlaps, shadowFolderPath, shadowSubtree } from "./shadow.js";
-import { syncShadowInventory } from "./shadow-sync.js";
+import { poolPathOf, removeCreatedPools, syncShadowInventory } from "./shadow-sync.js";
 import type { Placeholders } from "./placeholders.js";
 
 export interface ProtectionGroupDeps {
@@ -65,6 +65,7 @@ export class ProtectionGroupReconciler implements Reconciler {
   readonly name = "protectiongroup";
   private readonly stores = new Map<string, ShadowRecordStore>();
   private readonly facts = new Map<string, GroupFacts>();
+  private readonly createdPools = new Map<string, string>();
 
   constructor(private readonly deps: ProtectionGroupDeps) {}
 
@@ -75,6 +76,7 @@ export class ProtectionGroupReconciler implements Reconciler {
     if (!pg) {
       this.facts.delete(id);
       this.stores.delete(id);
+      this.createdPools.delete(id);
       return done();
     }
     if (!pg.metadata.deletionTimestamp && (await ensureFinalizer(kube, ProtectionGroupType, pg, FINALIZERS.protectionGroup, ctx.signal))) return done();
@@ -194,6 +196,9 @@ export class ProtectionGroupReconciler implements Reconciler {
     }
     for (const m of group) desired.add(shadowFolderPath(m.folderPath, groupFolder, pg.spec.shadow));
     const shadow = await syncShadowInventory({ pg, rec, client, subtree: v.subtree, desired, log: ctx.log, signal: ctx.signal });
+    // Remembered until a status write has recorded it (a conflicted write must not forget it).
+    if (shadow.createdPool !== undefined) this.createdPools.set(id, shadow.createdPool);
+    status.createdPool ??= this.createdPools.get(id);
     const store = this.store(pg);
     const old = await store.load(pg, ctx.signal);
     const records = new Map<string, ShadowRecord>();
@@ -245,23 +250,51 @@ export class ProtectionGroupReconciler implements Reconciler {
       throw new WaitError(`FailoverRun ${status.activeRun.name} holds this group; deletion waits for it`, "InUse", 10_000);
     }
     if ((pg.spec.shadow.deletionPolicy ?? "Retain") === "Remove") {
-      const recoverySite = this.deps.site(pg.spec.recoverySiteRef);
-      const watch = recoverySite ? this.deps.inventories.get(recoverySite.metadata.name) : undefined;
-      if (recoverySite && watch?.hasSynced()) {
-        const rec = new InventoryIndex(watch.objects());
-        const records = await this.store(pg).load(pg, ctx.signal);
-        const pending = await this.deps.placeholders.removeAll(ctx, { recoverySite, rec, records });
-        if (pending) return requeueAfter(2_000);
-        const client = await this.deps.connections.vcenter(recoverySite, ctx.signal);
-        const pending2 = await syncShadowInventory({ pg, rec, client, subtree: shadowSubtree(pg.spec.vms.folder, pg.spec.shadow), desired: new Set(), log: ctx.log, signal: ctx.signal });
-        if (pending2.removing) return requeueAfter(2_000);
-      }
+      const pending = await this.removeShadow(ctx, pg, status);
+      if (pending) return pending;
     }
     this.facts.delete(`${pg.metadata.namespace}/${pg.metadata.name}`);
     this.deps.placeholders.forget(pg);
     await removeFinalizer(this.deps.kube, ProtectionGroupType, pg, FINALIZERS.protectionGroup, ctx.signal);
     ctx.log.info("Released ProtectionGroup");
     return done();
+  }
+
+  /**
+   * deletionPolicy Remove: placeholders, then the group's shadow folders (empty ones, deepest
+   * first), then the pools it created, one step per pass. Returns a requeue while work remains.
+   * Waits for the recovery site's inventory (deletion is held, not skipped); only a recovery Site
+   * that no longer exists lets the group go with its shadow objects left, said in an Event.
+   */
+  private async removeShadow(ctx: ReconcileContext, pg: ProtectionGroup, status: ProtectionGroupStatus): Promise<Result | undefined> {
+    const recoverySite = this.deps.site(pg.spec.recoverySiteRef);
+    if (!recoverySite) {
+      this.deps.events.warning(pg, "ShadowLeftBehind", `recovery Site "${pg.spec.recoverySiteRef}" no longer exists; its shadow folders, pool and placeholders were not removed`);
+      return undefined;
+    }
+    const watch = this.deps.inventories.get(recoverySite.metadata.name);
+    if (!watch?.hasSynced()) {
+      throw new WaitError(
+        `deletionPolicy Remove waits for Site ${recoverySite.metadata.name}'s vCenter inventory to remove the shadow objects (set deletionPolicy Retain to release the group without them)`,
+        "WaitingForInventory",
+        5_000,
+      );
+    }
+    const rec = new InventoryIndex(watch.objects());
+    const records = await this.store(pg).load(pg, ctx.signal);
+    if (await this.deps.placeholders.removeAll(ctx, { recoverySite, rec, records })) return requeueAfter(2_000);
+    const client = await this.deps.connections.vcenter(recoverySite, ctx.signal);
+    const folders = await syncShadowInventory({ pg, rec, client, subtree: shadowSubtree(pg.spec.vms.folder, pg.spec.shadow), desired: new Set(), log: ctx.log, signal: ctx.signal });
+    if (folders.removing) return requeueAfter(2_000);
+    if (status.createdPool === undefined) return undefined;
+    const othersUse = this.deps
+      .groups()
+      .filter((o) => o.metadata.uid !== pg.metadata.uid && o.spec.recoverySiteRef === pg.spec.recoverySiteRef)
+      .map(poolPathOf);
+    const pools = await removeCreatedPools({ pg, rec, client, created: status.createdPool, othersUse, log: ctx.log, signal: ctx.signal });
+    if (pools === "removing") return requeueAfter(2_000);
+    if (pools !== "done") this.deps.events.normal(pg, "ShadowPoolKept", `resource pool(s) ${pools.kept.join(", ")} kept: not empty or used by another group`);
+    return undefined;
   }
 }
 

@@ -2,7 +2,7 @@ import type { Logger } from "../../log/logger.js";
 import type { ProtectionGroup } from "../../api/v1alpha1/protection-group.js";
 import type { InventoryIndex } from "../../sites/inventory-index.js";
 import type { VcenterClient } from "../../vsphere/vcenter.js";
-import type { MoRef } from "../../vsphere/types.js";
+import type { ComputeResourceInfo, MoRef } from "../../vsphere/types.js";
 
 export interface ShadowSyncInput {
   readonly pg: ProtectionGroup;
@@ -24,6 +24,8 @@ export interface ShadowSyncResult {
   readonly missing: string[];
   /** A stale folder is being removed. */
   readonly removing: boolean;
+  /** The shallowest pool path this pass created, if it created any. */
+  readonly createdPool?: string;
 }
 
 /**
@@ -63,7 +65,7 @@ export async function syncShadowInventory(i: ShadowSyncInput): Promise<ShadowSyn
     existing.add(path);
   }
 
-  if (i.desired.size > 0) await ensurePool(i);
+  const createdPool = i.desired.size > 0 ? await ensurePool(i) : undefined;
 
   let removing = false;
   const stale = [...rec.folders.values()]
@@ -78,26 +80,87 @@ export async function syncShadowInventory(i: ShadowSyncInput): Promise<ShadowSyn
     removing = true;
   }
   for (const p of i.desired) if (!existing.has(p)) missing.push(p);
-  return { existing, missing, removing };
+  return { existing, missing, removing, ...(createdPool !== undefined ? { createdPool } : {}) };
 }
 
-async function ensurePool(i: ShadowSyncInput): Promise<void> {
+/** Creates the group's pool path where missing; returns the shallowest path it created. */
+async function ensurePool(i: ShadowSyncInput): Promise<string | undefined> {
   const { rec, client, signal } = i;
-  const compute = rec.compute(i.pg.spec.shadow.cluster);
+  const compute = clusterOf(i);
+  const want = poolPathOf(i.pg);
+  const byPath = poolsByPath(rec, compute);
+  if (byPath.has(want)) return undefined;
+  let parent: MoRef = compute.resourcePool;
+  let created: string | undefined;
+  const parts = want.split("/");
+  for (let d = 0; d < parts.length; d++) {
+    const sub = parts.slice(0, d + 1).join("/");
+    const found = byPath.get(sub);
+    if (found) parent = found;
+    else {
+      parent = await client.createResourcePool(parent, parts[d] ?? "", signal);
+      created ??= sub;
+    }
+  }
+  i.log.info({ pool: want }, "Created shadow resource pool");
+  return created;
+}
+
+export interface PoolRemovalInput {
+  readonly pg: ProtectionGroup;
+  readonly rec: InventoryIndex;
+  readonly client: VcenterClient;
+  /** status.createdPool: the pool path this group created. */
+  readonly created: string;
+  /** Pool paths other groups at the same recovery site use; they and their ancestors stay. */
+  readonly othersUse: readonly string[];
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * deletionPolicy Remove: removes the pools this group created (from status.createdPool down to
+ * its own pool), one per pass, deepest first, and only an empty one (no VMs, no child pools) that
+ * no other group uses. vCenter's Destroy of a pool
+ * with contents would move them to the parent; we never do that. Returns what it did.
+ */
+export async function removeCreatedPools(i: PoolRemovalInput): Promise<"removing" | "done" | { kept: string[] }> {
+  const { rec } = i;
+  const compute = clusterOf(i);
+  const byPath = poolsByPath(rec, compute);
+  // What it created: the chain from status.createdPool down to its own pool, nothing beside it.
+  const own = poolPathOf(i.pg);
+  const ours = [...byPath.entries()]
+    .filter(([p]) => (p === i.created || p.startsWith(`${i.created}/`)) && (own === p || own.startsWith(`${p}/`)))
+    .sort((a, b) => b[0].split("/").length - a[0].split("/").length);
+  if (ours.length === 0) return "done";
+  const inUse = (p: string): boolean => i.othersUse.some((o) => o === p || o.startsWith(`${p}/`));
+  const children = (ref: MoRef): number => [...rec.pools.values()].filter((c) => c.parent?.type === "ResourcePool" && c.parent.value === ref.value).length;
+  const vms = (ref: MoRef): number => rec.vms.filter((v) => v.resourcePool?.value === ref.value).length;
+  const victim = ours.find(([p, ref]) => !inUse(p) && children(ref) === 0 && vms(ref) === 0);
+  if (!victim) return { kept: ours.map(([p]) => p) };
+  await i.client.destroy(victim[1], i.signal);
+  i.log.info({ pool: victim[0] }, "Removing shadow resource pool");
+  return "removing";
+}
+
+function clusterOf(i: { pg: ProtectionGroup; rec: InventoryIndex }): ComputeResourceInfo & { resourcePool: MoRef } {
+  const compute = i.rec.compute(i.pg.spec.shadow.cluster);
   if (!compute?.resourcePool) throw new Error(`the recovery site has no cluster${i.pg.spec.shadow.cluster ? ` "${i.pg.spec.shadow.cluster}"` : ""}`);
-  const want = i.pg.spec.shadow.resourcePool.replace(/^\/+|\/+$/g, "");
+  return compute as ComputeResourceInfo & { resourcePool: MoRef };
+}
+
+/** The group's pool path below the cluster's root pool, without leading or trailing slashes. */
+export function poolPathOf(pg: ProtectionGroup): string {
+  return pg.spec.shadow.resourcePool.replace(/^\/+|\/+$/g, "");
+}
+
+function poolsByPath(rec: InventoryIndex, compute: ComputeResourceInfo): Map<string, MoRef> {
   const byPath = new Map<string, MoRef>();
   for (const p of rec.pools.values()) {
     if (p.owner?.value !== compute.ref.value && !(p.parent && p.parent.value === compute.ref.value)) continue;
     const path = rec.poolPath(p.ref);
     if (path !== undefined) byPath.set(path, p.ref);
   }
-  if (byPath.has(want)) return;
-  let parent: MoRef = compute.resourcePool;
-  const parts = want.split("/");
-  for (let d = 0; d < parts.length; d++) {
-    const sub = parts.slice(0, d + 1).join("/");
-    parent = byPath.get(sub) ?? (await client.createResourcePool(parent, parts[d] ?? "", signal));
-  }
-  i.log.info({ pool: want }, "Created shadow resource pool");
+  return byPath;
 }

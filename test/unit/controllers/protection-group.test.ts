@@ -5,10 +5,15 @@ import type { ReplicationRelationship } from "../../../src/api/v1alpha1/index.js
 import { replicasUnchanged } from "../../../src/controllers/protection-group/placeholders.js";
 import { naaOfSerial } from "../../../src/controllers/protection-group/datastores.js";
 import { shardOf, SHARDS } from "../../../src/controllers/protection-group/records.js";
+import { removeCreatedPools } from "../../../src/controllers/protection-group/shadow-sync.js";
+import type { ProtectionGroup } from "../../../src/api/v1alpha1/index.js";
+import { createLogger } from "../../../src/log/logger.js";
 import { InventoryIndex } from "../../../src/sites/inventory-index.js";
+import type { VcenterClient } from "../../../src/vsphere/vcenter.js";
 import type { InventoryObject, MoRef } from "../../../src/vsphere/types.js";
 
 const ref = (type: string, value: string): MoRef => ({ type, value });
+const silent = createLogger({ level: "silent" });
 const folder = (id: string, name: string, parent: MoRef): InventoryObject => ({ kind: "Folder", info: { ref: ref("Folder", id), name, parent, childType: [] } });
 const ds = (id: string, name: string): InventoryObject => ({ kind: "Datastore", info: { ref: ref("Datastore", id), name, accessible: true, vmfsExtents: [`naa.${id}`], hosts: [], type: "VMFS" } });
 const vm = (name: string, parent: string, datastores: string[], uuid = `uuid-${name}`): InventoryObject => ({
@@ -107,5 +112,49 @@ describe("pre-registration waiting for replication", () => {
 
   it("ignores relationships whose volumes the batch did not clone", () => {
     expect(replicasUnchanged({ relationships: [rr("a", "RG1FV1_SM", "snap.0900"), rr("c", "RG1FV9_SM", "snap.1234")] }, cloned)).toBe(true);
+  });
+});
+
+describe("deletionPolicy Remove and the resource pools a group created", () => {
+  const cluster = ref("ClusterComputeResource", "c-1");
+  const root = ref("ResourcePool", "rp-root");
+  const pool = (id: string, name: string, parent: MoRef): InventoryObject => ({ kind: "ResourcePool", info: { ref: ref("ResourcePool", id), name, parent, owner: cluster } });
+  const vmIn = (name: string, rp: string): InventoryObject => ({
+    kind: "VirtualMachine",
+    info: { ref: ref("VirtualMachine", `vm-${name}`), name, resourcePool: ref("ResourcePool", rp), datastores: [], networks: [], template: false },
+  });
+  // Site 2: Site1-Finance (made by the group) with Tier1 and Tier2 below it.
+  const base = [
+    { kind: "ComputeResource", info: { ref: cluster, name: "Site2-BCDR", resourcePool: root, hosts: [] } } as InventoryObject,
+    pool("rp-root", "Resources", cluster),
+    pool("rp-fin", "Site1-Finance", root),
+    pool("rp-t1", "Tier1", ref("ResourcePool", "rp-fin")),
+    pool("rp-t2", "Tier2", ref("ResourcePool", "rp-fin")),
+  ];
+  const group = { spec: { shadow: { resourcePool: "Site1-Finance/Tier1" } } } as unknown as ProtectionGroup;
+  async function removeOnce(objects: InventoryObject[], othersUse: string[] = []) {
+    const destroyed: string[] = [];
+    const client = { destroy: (r: MoRef) => (destroyed.push(r.value), Promise.resolve({ type: "Task", value: "t" })) } as unknown as VcenterClient;
+    const outcome = await removeCreatedPools({ pg: group, rec: new InventoryIndex(objects), client, created: "Site1-Finance", othersUse, log: silent, signal: AbortSignal.timeout(1_000) });
+    return { outcome, destroyed };
+  }
+
+  it("removes its own pool first, then the parent it created once that is empty", async () => {
+    const alone = base.filter((o) => o.info.ref.value !== "rp-t2");
+    expect(await removeOnce(alone)).toEqual({ outcome: "removing", destroyed: ["rp-t1"] });
+    const parentOnly = alone.filter((o) => o.info.ref.value !== "rp-t1");
+    expect(await removeOnce(parentOnly)).toEqual({ outcome: "removing", destroyed: ["rp-fin"] });
+    expect(await removeOnce(parentOnly.filter((o) => o.info.ref.value !== "rp-fin"))).toEqual({ outcome: "done", destroyed: [] });
+  });
+
+  it("never destroys a pool beside its own, with VMs in it, or that another group uses or lives below", async () => {
+    // Tier2 appeared below the pool the group created: not the group's; it keeps Site1-Finance alive.
+    const afterOwn = base.filter((o) => o.info.ref.value !== "rp-t1");
+    expect(await removeOnce(afterOwn)).toEqual({ outcome: { kept: ["Site1-Finance"] }, destroyed: [] });
+    const occupied = [...base.filter((o) => o.info.ref.value !== "rp-t2"), vmIn("someone's VM", "rp-t1")];
+    expect(await removeOnce(occupied)).toEqual({ outcome: { kept: ["Site1-Finance/Tier1", "Site1-Finance"] }, destroyed: [] });
+    const alone = base.filter((o) => o.info.ref.value !== "rp-t2");
+    expect(await removeOnce(alone, ["Site1-Finance/Tier1"])).toEqual({ outcome: { kept: ["Site1-Finance/Tier1", "Site1-Finance"] }, destroyed: [] });
+    expect(await removeOnce(alone, ["Site1-Finance/Tier3"])).toEqual({ outcome: "removing", destroyed: ["rp-t1"] });
   });
 });
