@@ -313,10 +313,7 @@ func (l *lab) controlHandler() http.Handler {
 			return nil, err
 		}
 		vm, ok := vc.VM(r.PathValue("name"))
-		if !ok {
-			return nil, apiError{http.StatusNotFound, fmt.Sprintf("no VM %q at %s", r.PathValue("name"), vc.SiteID())}
-		}
-		return vm, nil
+		return found(vm, ok, "no VM %q at %s", r.PathValue("name"), vc.SiteID())
 	})
 	handle("GET /truth/sites/{site}/ontap/relationships/{volume}", func(r *http.Request) (any, error) {
 		_, cl, err := l.site(r)
@@ -324,10 +321,7 @@ func (l *lab) controlHandler() http.Handler {
 			return nil, err
 		}
 		rel, ok := cl.Relationship(r.PathValue("volume"))
-		if !ok {
-			return nil, apiError{http.StatusNotFound, fmt.Sprintf("no relationship to %q at %s", r.PathValue("volume"), cl.Site())}
-		}
-		return rel, nil
+		return found(rel, ok, "no relationship to %q at %s", r.PathValue("volume"), cl.Site())
 	})
 	handle("GET /truth/sites/{site}/ontap/volumes/{volume}", func(r *http.Request) (any, error) {
 		_, cl, err := l.site(r)
@@ -335,10 +329,7 @@ func (l *lab) controlHandler() http.Handler {
 			return nil, err
 		}
 		v, ok := cl.Volume(r.PathValue("volume"))
-		if !ok {
-			return nil, apiError{http.StatusNotFound, fmt.Sprintf("no volume %q at %s", r.PathValue("volume"), cl.Site())}
-		}
-		return v, nil
+		return found(v, ok, "no volume %q at %s", r.PathValue("volume"), cl.Site())
 	})
 	return jsonFallback(mux)
 }
@@ -385,6 +376,14 @@ func (s *statusRecorder) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
 	}
+}
+
+// found answers a ground-truth lookup: the object, or 404 with the message.
+func found[T any](v T, ok bool, format string, args ...any) (any, error) {
+	if !ok {
+		return nil, apiError{http.StatusNotFound, fmt.Sprintf(format, args...)}
+	}
+	return v, nil
 }
 
 func (l *lab) site(r *http.Request) (*vcenter.VCenter, *ontap.Cluster, error) {
