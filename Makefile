@@ -5,13 +5,24 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-NODE_STAMP := node_modules/.installed
+# Every target runs on a supported Node.js LTS (24 or 26): the machine's own when it is one, else the
+# pinned official binary that hack/ensure-node.sh installs from the npm registry into the tool cache.
+ifneq ($(filter-out help clean,$(or $(MAKECMDGOALS),help)),)
+NODE_DIR := $(shell hack/ensure-node.sh)
+ifeq ($(NODE_DIR),)
+$(error no supported Node.js (24 or 26) and hack/ensure-node.sh could not install one; see the message above)
+endif
+export PATH := $(NODE_DIR):$(PATH)
+endif
+# node_modules is reinstalled when the lockfile or the Node.js version changes.
+NODE_STAMP := node_modules/.installed-$(if $(NODE_DIR),$(shell $(NODE_DIR)/node --version),none)
 
 .PHONY: help
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(NODE_STAMP): package.json package-lock.json
+	@echo "node $$(node --version) from $$(dirname $$(command -v node))"
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 

@@ -21,6 +21,7 @@ import { Manager } from "../runtime/manager.js";
 import { PreflightError, preflight } from "../runtime/preflight.js";
 import { registerControllers } from "../controllers/index.js";
 import { systemClock } from "../util/clock.js";
+import { SUPPORTED_NODE, isSupportedNode } from "../util/node-version.js";
 import { createExternalMetrics } from "../metrics/external.js";
 import { ReplicationMetrics } from "../metrics/replication.js";
 import { SecretType } from "../sites/credentials.js";
@@ -120,6 +121,10 @@ async function run(cfg: Config, log: Logger): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (!isSupportedNode(process.version)) {
+    process.stderr.write(`vmdr-manager: needs ${SUPPORTED_NODE} (this is Node.js ${process.version}, which gets no security fixes or is not an LTS line)\n`);
+    return 2;
+  }
   if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
