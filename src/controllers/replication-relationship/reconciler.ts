@@ -31,8 +31,14 @@ export interface ReplicationRelationshipDeps {
   readonly metrics: ReplicationMetrics;
   /** The Site by name, from the informer cache. */
   readonly site: (name: string) => Site | undefined;
-  /** The FailoverRun holding a ProtectionGroup that uses this relationship, if any. */
+  /** The FailoverRun holding a ProtectionGroup that uses this relationship, if any, from the informer cache (cheap; may be stale). */
   readonly heldBy: (rr: ReplicationRelationship) => string | undefined;
+  /**
+   * The same question answered by a live read of the API server, asked right before any change:
+   * a run that has just taken the lock may not be in the cache yet, and the controller must never
+   * undo what a run did (resume a relationship it quiesced).
+   */
+  readonly heldByLive: (rr: ReplicationRelationship, signal: AbortSignal) => Promise<string | undefined>;
   readonly pollIntervalMs: number;
 }
 
@@ -74,9 +80,16 @@ export class ReplicationRelationshipReconciler implements Reconciler {
     const status: ReplicationRelationshipStatus = structuredClone(rr.status ?? {});
     status.conditions ??= [];
     const cond = new ConditionSetter(status.conditions, rr.metadata.generation, this.deps.clock);
+    // The object as last written: a checkpoint before an act advances it, so the final write stays
+    // conditional on what this pass itself wrote.
+    let current = rr;
+    const checkpoint = async (): Promise<void> => {
+      status.observedGeneration = rr.metadata.generation;
+      current = (await updateStatusIfChanged(kube, ReplicationRelationshipType, current, status, ctx.signal)).object;
+    };
     try {
       if (rr.metadata.deletionTimestamp) return await this.reconcileDelete(ctx, rr, status);
-      return await this.reconcileNormal(ctx, rr, status, cond);
+      return await this.reconcileNormal(ctx, rr, status, cond, checkpoint);
     } catch (err) {
       const e = classifyOntap(err, "reconcile replication");
       cond.set(ConditionType.Ready, false, e.reason, e.message);
@@ -84,8 +97,8 @@ export class ReplicationRelationshipReconciler implements Reconciler {
     } finally {
       status.observedGeneration = rr.metadata.generation;
       const before = rr.status?.conditions;
-      const { written } = await updateStatusIfChanged(kube, ReplicationRelationshipType, rr, status, ctx.signal);
-      if (written) recordTransitions(this.deps.events, rr, before, status.conditions, [ConditionType.Ready, ConditionType.Healthy, ConditionType.WithinRPO]);
+      const { written } = await updateStatusIfChanged(kube, ReplicationRelationshipType, current, status, ctx.signal);
+      if (written || current !== rr) recordTransitions(this.deps.events, rr, before, status.conditions, [ConditionType.Ready, ConditionType.Healthy, ConditionType.WithinRPO]);
     }
   }
 
@@ -109,7 +122,13 @@ export class ReplicationRelationshipReconciler implements Reconciler {
       : { owner: dstClient, other: srcClient, source: path(src, rr.spec.source), destination: path(dst, rr.spec.destination) };
   }
 
-  private async reconcileNormal(ctx: ReconcileContext, rr: ReplicationRelationship, status: ReplicationRelationshipStatus, cond: ConditionSetter): Promise<Result> {
+  private async reconcileNormal(
+    ctx: ReconcileContext,
+    rr: ReplicationRelationship,
+    status: ReplicationRelationshipStatus,
+    cond: ConditionSetter,
+    checkpoint: () => Promise<void>,
+  ): Promise<Result> {
     const ep = this.endpoints(rr);
     const sig = ctx.signal;
 
@@ -162,7 +181,14 @@ export class ReplicationRelationshipReconciler implements Reconciler {
       lastUpdateMs: latest(status.lastUpdateRequestedAt, status.newestSnapshot?.createTime),
       now: this.deps.clock.now(),
     });
-    return this.act(ctx, rr, status, cond, ep, rel, action, caps.transferSchedule);
+    if (action.kind !== "none" && action.kind !== "wait" && action.kind !== "blocked") {
+      const live = await this.deps.heldByLive(rr, sig);
+      if (live) {
+        cond.set(ConditionType.Ready, inDesiredState(rel, desired), "HeldByFailoverRun", `FailoverRun ${live} holds this relationship; it is observed, not changed`);
+        return requeueAfter(jitter(this.pollInterval(rr)));
+      }
+    }
+    return this.act(ctx, rr, status, cond, ep, rel, action, caps.transferSchedule, checkpoint);
   }
 
   private async act(
@@ -174,6 +200,7 @@ export class ReplicationRelationshipReconciler implements Reconciler {
     rel: SnapMirrorRelationship | undefined,
     action: Action,
     scheduleSupported: boolean,
+    checkpoint: () => Promise<void>,
   ): Promise<Result> {
     const sig = ctx.signal;
     const desired = rr.spec.desiredState ?? "Mirrored";
@@ -199,7 +226,10 @@ export class ReplicationRelationshipReconciler implements Reconciler {
       case "resume":
         return start("Resume", await ep.owner.resume(rel!.uuid, sig));
       case "break":
-        status.brokenOffByOperator = true; // recorded before the act: a crash after it must not look like an outside break
+        // Recorded (written) before the act: a crash right after the break must not leave it
+        // looking like a break made outside this object, which would block the way back.
+        status.brokenOffByOperator = true;
+        await checkpoint();
         return start("Break", await ep.owner.breakOff(rel!.uuid, sig));
       case "resync":
         // brokenOffByOperator is cleared once the relationship is seen mirrored again (below).
@@ -220,6 +250,10 @@ export class ReplicationRelationshipReconciler implements Reconciler {
       case "none":
         break;
     }
+    // desiredState BrokenOff over a broken-off relationship makes the break this object's, whoever
+    // made it: that is how an administrator acknowledges an outside break (a failover), after which
+    // desiredState Mirrored resyncs deliberately. Cleared once the relationship is mirrored again.
+    if (desired === "BrokenOff" && rel?.state === "broken_off") status.brokenOffByOperator = true;
     if (status.brokenOffByOperator && desired !== "BrokenOff" && rel?.state !== "broken_off") status.brokenOffByOperator = undefined;
     const healthy = rel?.healthy !== false;
     const scheduleNote = rr.spec.schedule && !scheduleSupported ? `; schedule "${rr.spec.schedule}" is not settable on this ONTAP version (the policy's applies)` : "";

@@ -1,9 +1,15 @@
 import { ProtectionGroupType, ReplicationRelationshipType, SiteType } from "../../api/v1alpha1/index.js";
-import type { ReplicationRelationship } from "../../api/v1alpha1/index.js";
+import type { ProtectionGroup, ReplicationRelationship } from "../../api/v1alpha1/index.js";
 import { keyOf, keyString } from "../../kube/types.js";
 import type { Manager } from "../../runtime/manager.js";
 import type { ControllerDeps } from "../index.js";
 import { ReplicationRelationshipReconciler } from "./reconciler.js";
+
+/** The FailoverRun holding a group that uses the relationship, if any. */
+function holderOf(rr: ReplicationRelationship, groups: readonly ProtectionGroup[]): string | undefined {
+  const g = groups.find((p) => p.metadata.namespace === rr.metadata.namespace && p.spec.replicationRefs.includes(rr.metadata.name) && p.status?.activeRun);
+  return g?.status?.activeRun?.name;
+}
 
 /**
  * Wires the ReplicationRelationship controller: its own objects; Sites (a Site's credentials or
@@ -23,12 +29,9 @@ export function setupReplicationRelationshipController(m: Manager, deps: Control
       metrics: deps.replicationMetrics,
       pollIntervalMs: deps.ontapPollIntervalMs,
       site: (name) => sites.get(name),
-      heldBy: (rr: ReplicationRelationship) => {
-        const g = groups
-          .list()
-          .find((p) => p.metadata.namespace === rr.metadata.namespace && p.spec.replicationRefs.includes(rr.metadata.name) && p.status?.activeRun);
-        return g?.status?.activeRun?.name;
-      },
+      heldBy: (rr: ReplicationRelationship) => holderOf(rr, groups.list()),
+      heldByLive: async (rr: ReplicationRelationship, signal: AbortSignal) =>
+        holderOf(rr, (await deps.kube.list(ProtectionGroupType, { namespace: rr.metadata.namespace }, signal)).items),
     }),
   );
   m.watch(c, ReplicationRelationshipType);
