@@ -129,6 +129,23 @@ export class World {
     return undefined;
   }
 
+  /**
+   * Resolves once the operator's `controller` has finished at least n more reconcile passes
+   * (counted from its metrics, not timed): for "and nothing changed" checks after a change.
+   */
+  async afterPasses(controller: string, n: number): Promise<void> {
+    const passes = async (): Promise<number> => {
+      let sum = 0;
+      for (const result of ["success", "requeue_after", "error", "terminal"]) sum += (await this.metric("vmdr_reconcile_total", { controller, result })) ?? 0;
+      return sum;
+    };
+    const start = await passes();
+    for (const deadline = Date.now() + 60_000; (await passes()) < start + n; ) {
+      if (Date.now() > deadline) throw new Error(`${controller}: fewer than ${n} reconcile passes in 60s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   async stop(): Promise<void> {
     await this.operator?.kill();
     this.rest.close();

@@ -114,7 +114,7 @@ describe("ProtectionGroup controller (real kube-apiserver + lab)", () => {
       await client.destroy(reporting);
       await eventually(async () => ((await client.findByInventoryPath("Site 1/vm/Protection Group 1/Analytics")) ? undefined : true), 20_000, "the folder to go at Site 1");
       await cond("hr", "Ready", "True");
-      await new Promise((r) => setTimeout(r, 2_000)); // several passes of the (event-driven) controller
+      await w.afterPasses("protectiongroup", 4); // several more passes of the (event-driven) controller
       expect(await site2Folder(`${shadow}/Site1-Analytics`)).toBeDefined();
       expect((await w.lab.vm<{ folder: string }>("site2", "Kept-In-Shadow")).folder).toBe(`${shadow}/Site1-Analytics`);
     } finally {

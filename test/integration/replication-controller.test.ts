@@ -37,16 +37,6 @@ function cond(name: string, type: string, status: "True" | "False", reason?: str
 }
 const jobs = async (site: "site1" | "site2"): Promise<ClusterTruth["jobs"]> =>
   (await w.lab.control<{ clusters: ClusterTruth[] }>("GET", "/truth/storage")).clusters.find((c) => c.site === site)?.jobs ?? [];
-/** Resolves once the controller has finished at least n more passes (counted, not timed). */
-async function afterPasses(n: number): Promise<void> {
-  const passes = async (): Promise<number> => {
-    let sum = 0;
-    for (const result of ["success", "requeue_after", "error", "terminal"]) sum += (await w.metric("vmdr_reconcile_total", { controller: "replicationrelationship", result })) ?? 0;
-    return sum;
-  };
-  const start = await passes();
-  await eventually(async () => ((await passes()) >= start + n ? true : undefined), 60_000, `${n} more replication passes`);
-}
 const labState = async (dest: string): Promise<RelTruth | undefined> => w.lab.relationship<RelTruth>("site2", dest).catch(() => undefined);
 
 function relationship(name: string, source: string, dest: string, extra: Partial<ReplicationRelationship["spec"]> = {}): ReplicationRelationship {
@@ -125,7 +115,7 @@ describe("ReplicationRelationship controller (real kube-apiserver + lab)", () =>
     const c = await cond("rg1fv1", "Ready", "False", "BrokenOffOutside");
     expect(c.message).toMatch(/resyncing would discard the destination's writes/);
     // Several more passes of the controller over every relationship, and still no resync.
-    await afterPasses(3 * (await w.kube.list(ReplicationRelationshipType, { namespace: ns })).items.length);
+    await w.afterPasses("replicationrelationship", 3 * (await w.kube.list(ReplicationRelationshipType, { namespace: ns })).items.length);
     expect((await labState("RG1FV1_SM"))?.state).toBe("broken_off");
     expect(findCondition((await rr("rg1fv1"))?.status?.conditions, "Ready")?.reason).toBe("BrokenOffOutside");
   });

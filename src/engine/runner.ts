@@ -1,0 +1,360 @@
+import type { Logger } from "../log/logger.js";
+import { OperatorError, messageOf } from "../runtime/errors.js";
+import type { WaitError } from "../runtime/errors.js";
+import { backoffDelay } from "../util/backoff.js";
+import type { Clock } from "../util/clock.js";
+import { handleKey } from "./types.js";
+import type {
+  BatchItem, BatchStep, Handle, ItemObservation, PassOutcome, PolledOp, Poller, RunHost, SingleStep, Step, StepEvent, StepRecord,
+} from "./types.js";
+
+/** Where a test can make the process die (test/harness crash points); never set in production. */
+export type CrashPoint = "after-intent" | "before-act" | "after-act" | "after-checkpoint" | "step-boundary";
+
+export interface EngineDeps {
+  readonly clock: Clock;
+  readonly poller: Poller;
+  readonly log: Logger;
+  /** Called at every step start, success, failure, block, retry and skip (for Events and metrics). */
+  readonly onStep?: (rec: StepRecord, event: StepEvent, message: string) => void;
+  /** Test-only: called at each crash point; may end the process. */
+  readonly crash?: (point: CrashPoint, step: string) => void;
+}
+
+const DEFAULT_ATTEMPTS = 3;
+/** How soon to look again after starting operations, when nothing else says (events usually come first). */
+const AFTER_START_MS = 1_000;
+/** How long to stay away after a transient failure of an act (unreachable endpoint and the like). */
+const TRANSIENT_RETRY_MS = 5_000;
+const RETRY_BACKOFF = { baseMs: 2_000, maxMs: 60_000 };
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+/** A handle the poll did not answer for: the system does not know it (any more). */
+const unknownOp = (handle: Handle): PolledOp => ({ handle, state: "unknown" });
+const terminal = (r: StepRecord): boolean => r.state === "Succeeded" || r.state === "Failed" || r.state === "Skipped";
+
+/** The first step that has not finished, or undefined when the run is through. */
+export function currentStep(steps: readonly StepRecord[]): StepRecord | undefined {
+  return steps.find((r) => !terminal(r));
+}
+
+/**
+ * Advances a run by one transition of its current step, and persists it (one pass):
+ *  1. the current step is the first one not finished; a Blocked step stays blocked (a human unblocks it);
+ *  2. its operations (and, for a batch step, its items' operations) are polled in one round trip
+ *     per system, and observe looks at the world with what the poll said;
+ *  3. observe's answer decides: done → the step succeeds; in progress → poll later; needs act → act;
+ *     blocked or failed → the run stops there;
+ *  4. before a non-idempotent act the intent is checkpointed; after it the handles are;
+ *  5. failed operations count against the step's (or the item's) attempts and are retried with
+ *     backoff until those run out; a transient error of an act (an unreachable endpoint) is waited
+ *     out without counting, so an outage of a minute does not fail a run.
+ * Errors from observe (the world cannot be read) propagate: the caller requeues with backoff.
+ */
+export async function advance<C>(host: RunHost, steps: readonly Step<C>[], ctx: C, deps: EngineDeps, signal: AbortSignal): Promise<PassOutcome> {
+  const rec = currentStep(host.steps);
+  if (!rec) return { kind: "Finished" };
+  if (rec.state === "Blocked") return { kind: "Blocked", step: rec.name, reason: "Blocked", message: rec.message ?? "" };
+  const step = steps.find((s) => s.name === rec.name);
+  if (!step) throw new Error(`run has a step record "${rec.name}" that its plan does not define`);
+  const r = new Pass(host, rec, deps, signal);
+  if (rec.state === "Pending") {
+    const skipped = step.skip?.(ctx);
+    if (skipped !== undefined) return r.skip(skipped);
+  }
+  return step.kind === "single" ? r.single(step, ctx) : r.batch(step, ctx);
+}
+
+class Pass {
+  constructor(
+    private readonly host: RunHost,
+    private readonly rec: StepRecord,
+    private readonly deps: EngineDeps,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  private now(): number {
+    return this.deps.clock.now();
+  }
+
+  private async save(): Promise<void> {
+    await this.host.checkpoint(this.signal);
+  }
+
+  private crash(point: CrashPoint): void {
+    this.deps.crash?.(point, this.rec.name);
+  }
+
+  private emit(event: StepEvent, message: string): void {
+    this.deps.onStep?.(this.rec, event, message);
+  }
+
+  async skip(message: string): Promise<PassOutcome> {
+    Object.assign(this.rec, { state: "Skipped", message, completedAt: iso(this.now()) });
+    this.emit("Skipped", message);
+    await this.save();
+    this.crash("step-boundary");
+    return { kind: "Continue", requeueAfterMs: 0 };
+  }
+
+  private begin(): void {
+    if (this.rec.state === "Pending") {
+      this.rec.state = "Running";
+      this.rec.startedAt ??= iso(this.now());
+      this.emit("Started", `started ${this.rec.name}`);
+    }
+  }
+
+  private async succeed(message: string | undefined): Promise<PassOutcome> {
+    this.begin();
+    Object.assign(this.rec, { state: "Succeeded", completedAt: iso(this.now()), intentAt: undefined, notBefore: undefined, operations: undefined });
+    this.rec.message = message;
+    this.emit("Succeeded", message ?? `${this.rec.name} succeeded`);
+    await this.save();
+    this.crash("step-boundary");
+    return { kind: "Continue", requeueAfterMs: 0 };
+  }
+
+  private async stop(kind: "Failed" | "Blocked", reason: string, message: string): Promise<PassOutcome> {
+    this.begin();
+    Object.assign(this.rec, { state: kind, message, ...(kind === "Failed" ? { completedAt: iso(this.now()) } : {}) });
+    this.emit(kind, message);
+    await this.save();
+    return { kind, step: this.rec.name, reason, message };
+  }
+
+  private async wait(ms: number, message: string | undefined): Promise<PassOutcome> {
+    this.begin();
+    if (message !== undefined) this.rec.message = message;
+    await this.save();
+    return { kind: "Continue", requeueAfterMs: Math.max(0, ms) };
+  }
+
+  private async poll(handles: readonly Handle[]): Promise<Map<string, PolledOp>> {
+    return handles.length ? this.deps.poller.poll(handles, this.signal) : new Map();
+  }
+
+  // ---- single steps -----------------------------------------------------------------------
+
+  async single<C>(step: SingleStep<C>, ctx: C): Promise<PassOutcome> {
+    const rec = this.rec;
+    const max = step.maxAttempts ?? DEFAULT_ATTEMPTS;
+    const polled = await this.poll(rec.operations ?? []);
+    const ops = (rec.operations ?? []).map((h) => polled.get(handleKey(h)) ?? unknownOp(h));
+    const running = ops.filter((o) => o.state === "running").map((o) => o.handle);
+    const failures = ops.filter((o) => o.state === "failure");
+    const obs = await step.observe(ctx, rec, ops);
+    rec.operations = running.length ? running : undefined;
+
+    if (obs.kind === "Done") return this.succeed(obs.message);
+    if (obs.kind === "Blocked") return this.stop("Blocked", obs.reason, obs.message);
+    if (obs.kind === "Failed") return this.stop("Failed", obs.reason, obs.message);
+    if (obs.kind === "InProgress") return this.wait(obs.pollAfterMs, obs.message);
+    if (running.length) return this.wait(AFTER_START_MS, `waiting for ${running.length} operation(s)`);
+    if (failures.length) {
+      const why = failures.map((f) => messageOf(f.error ?? "operation failed")).join("; ");
+      if (rec.attempts >= max) return this.stop("Failed", "StepFailed", `${why} (after ${rec.attempts} attempt(s))`);
+      const delay = backoffDelay(rec.attempts - 1, RETRY_BACKOFF);
+      rec.notBefore = iso(this.now() + delay);
+      this.emit("Retrying", `attempt ${rec.attempts} of ${max} failed: ${why}`);
+      return this.wait(delay, `attempt ${rec.attempts} of ${max} failed: ${why}; retrying`);
+    }
+    if (obs.kind === "Unknown" && rec.intentAt && !step.idempotent) {
+      return this.stop("Blocked", "CreateIncomplete", `cannot tell whether the ${rec.name} started at ${rec.intentAt} happened: ${obs.why}`);
+    }
+    if (obs.kind === "NeedsAct" && rec.intentAt && !step.idempotent) {
+      // An intent without a handle: the process stopped between the act and its checkpoint, and
+      // observe sees no effect. Repeating a non-idempotent act could do it twice.
+      return this.stop("Blocked", "CreateIncomplete", `${rec.name} was started at ${rec.intentAt} but its outcome was not recorded and cannot be observed`);
+    }
+    const wait = rec.notBefore ? Date.parse(rec.notBefore) - this.now() : 0;
+    if (wait > 0) return this.wait(wait, undefined);
+    if (rec.attempts >= max) return this.stop("Failed", "StepFailed", rec.message ?? `no attempts left (${max})`);
+    return this.actSingle(step, ctx);
+  }
+
+  private async actSingle<C>(step: SingleStep<C>, ctx: C): Promise<PassOutcome> {
+    const rec = this.rec;
+    this.begin();
+    rec.attempts += 1;
+    rec.notBefore = undefined;
+    if (!step.idempotent) {
+      rec.intentAt = iso(this.now());
+      await this.save();
+      this.crash("after-intent");
+    }
+    this.crash("before-act");
+    let result;
+    try {
+      result = await step.act(ctx, rec);
+    } catch (err) {
+      return this.actFailed(err, step.idempotent, (m) => (rec.message = m));
+    }
+    this.crash("after-act");
+    rec.intentAt = undefined;
+    if (result.kind === "Started") {
+      rec.operations = [...(rec.operations ?? []), ...result.handles];
+      rec.message = `waiting for ${result.handles.length} operation(s)`;
+    }
+    await this.save();
+    this.crash("after-checkpoint");
+    return { kind: "Continue", requeueAfterMs: result.kind === "Started" ? AFTER_START_MS : 0 };
+  }
+
+  /** An act threw: permanent → the step fails; wait → back off without counting; otherwise wait out the trouble. */
+  private async actFailed(err: unknown, idempotent: boolean, setMessage: (m: string) => void): Promise<PassOutcome> {
+    const rec = this.rec;
+    const message = messageOf(err);
+    if (err instanceof OperatorError && err.class === "Permanent") {
+      rec.intentAt = undefined;
+      return this.stop("Failed", err.reason, message);
+    }
+    rec.attempts -= 1; // the act did not run to an outcome: not an attempt
+    const delay = err instanceof OperatorError && err.class === "Wait" ? (err as WaitError).retryAfterMs : TRANSIENT_RETRY_MS;
+    // A refused act (Wait) did not happen; after a transient error it may have, so a
+    // non-idempotent step keeps its intent and the next observe decides.
+    if (idempotent || (err instanceof OperatorError && err.class === "Wait")) rec.intentAt = undefined;
+    rec.notBefore = iso(this.now() + delay);
+    setMessage(`waiting: ${message}`);
+    this.deps.log.warn({ step: rec.name, err }, "Step action failed; will retry");
+    await this.save();
+    return { kind: "Continue", requeueAfterMs: delay };
+  }
+
+  // ---- batch steps ------------------------------------------------------------------------
+
+  async batch<C, I extends BatchItem>(step: BatchStep<C, I>, ctx: C): Promise<PassOutcome> {
+    const rec = this.rec;
+    const now = this.now();
+    const max = step.maxAttempts ?? DEFAULT_ATTEMPTS;
+    const items = step.items(ctx);
+    for (const it of items) if (it.op?.step !== step.name) it.op = { step: step.name, attempts: 0 };
+    const live = items.filter((it) => !it.op!.done);
+    const polled = await this.poll(live.flatMap((it) => (it.op!.handle ? [it.op!.handle] : [])));
+    await step.prepare?.(ctx, live, this.signal);
+
+    let inflight = 0;
+    let minPoll = Infinity;
+    const candidates: I[] = [];
+    const unknown: string[] = [];
+    for (const it of live) {
+      const op = it.op!;
+      const p = op.handle ? (polled.get(handleKey(op.handle)) ?? unknownOp(op.handle)) : undefined;
+      const obs: ItemObservation = await step.observeItem(ctx, it, p);
+      if (p && p.state !== "running") op.handle = undefined;
+      if (obs.kind === "Done") {
+        Object.assign(op, { done: true, handle: undefined, intentAt: undefined, notBefore: undefined, error: undefined });
+        continue;
+      }
+      if (obs.kind === "Failed" || obs.kind === "Skipped") {
+        step.failItem(ctx, it, obs.message);
+        Object.assign(op, { done: true, handle: undefined, intentAt: undefined, error: obs.message, settled: obs.kind });
+        continue;
+      }
+      const timeout = step.itemTimeoutMs?.(ctx, it);
+      if (timeout !== undefined && op.startedAt && now - Date.parse(op.startedAt) > timeout) {
+        const msg = `not done within ${Math.round(timeout / 1000)}s${"message" in obs && obs.message ? ` (${obs.message})` : ""}`;
+        step.failItem(ctx, it, msg);
+        Object.assign(op, { done: true, handle: undefined, error: msg, settled: "Failed" });
+        continue;
+      }
+      if (obs.kind === "InProgress") {
+        if (op.handle) inflight++;
+        minPoll = Math.min(minPoll, obs.pollAfterMs);
+        continue;
+      }
+      if (obs.kind === "Waiting") {
+        minPoll = Math.min(minPoll, obs.pollAfterMs ?? 2_000);
+        continue;
+      }
+      if (op.handle) {
+        // Observe wants an act while our operation still runs (e.g. a question under a power-on).
+        inflight++;
+      }
+      if (p?.state === "failure") {
+        op.error = messageOf(p.error ?? "operation failed");
+        if (op.attempts >= max) {
+          const msg = `${op.error} (after ${op.attempts} attempt(s))`;
+          step.failItem(ctx, it, msg);
+          Object.assign(op, { done: true, error: msg, settled: "Failed" });
+          continue;
+        }
+        op.notBefore = iso(now + backoffDelay(op.attempts - 1, RETRY_BACKOFF));
+      }
+      if (op.intentAt && !step.idempotent && !op.handle) {
+        unknown.push(`${it.key}${obs.kind === "Unknown" ? `: ${obs.why}` : ""}`);
+        continue;
+      }
+      const notBefore = op.notBefore ? Date.parse(op.notBefore) - now : 0;
+      if (notBefore > 0) {
+        minPoll = Math.min(minPoll, notBefore);
+        continue;
+      }
+      candidates.push(it);
+    }
+    if (unknown.length) {
+      return this.stop(
+        "Blocked",
+        "CreateIncomplete",
+        `${rec.name} started on ${unknown.length} item(s) whose outcome was not recorded and cannot be observed: ${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? ", …" : ""}`,
+      );
+    }
+    const done = items.filter((it) => it.op!.done);
+    if (done.length === items.length) {
+      const failed = done.filter((it) => it.op!.settled === "Failed");
+      const skipped = done.filter((it) => it.op!.settled === "Skipped");
+      const summary = `${done.length - failed.length - skipped.length} of ${items.length} done${failed.length ? `, ${failed.length} failed` : ""}${skipped.length ? `, ${skipped.length} skipped` : ""}`;
+      if (failed.length && step.failWhenItemsFail) {
+        return this.stop("Failed", "StepFailed", `${summary}: ${failed.slice(0, 5).map((f) => `${f.key}: ${f.op!.error}`).join("; ")}`);
+      }
+      return this.succeed(summary);
+    }
+
+    const window = candidates.slice(0, Math.max(0, step.concurrency(ctx) - inflight));
+    this.begin();
+    rec.message = `${done.length} of ${items.length} done, ${inflight + window.length} in progress`;
+    if (window.length === 0) return this.wait(Number.isFinite(minPoll) ? minPoll : AFTER_START_MS, undefined);
+    for (const it of window) {
+      const op = it.op!;
+      op.attempts += 1;
+      op.startedAt ??= iso(now);
+      op.notBefore = undefined;
+      if (!step.idempotent) op.intentAt = iso(now);
+    }
+    if (!step.idempotent) {
+      await this.save();
+      this.crash("after-intent");
+    }
+    this.crash("before-act");
+    let permanent: { reason: string; message: string } | undefined;
+    await Promise.all(
+      window.map(async (it) => {
+        const op = it.op!;
+        try {
+          const result = await step.actItem(ctx, it);
+          if (result.kind === "Started") op.handle = result.handles[0];
+        } catch (err) {
+          const message = messageOf(err);
+          if (err instanceof OperatorError && err.class === "Permanent") {
+            step.failItem(ctx, it, message);
+            Object.assign(op, { done: true, settled: "Failed", error: message });
+            if (step.failWhenItemsFail) permanent = { reason: err.reason, message: `${it.key}: ${message}` };
+          } else {
+            op.attempts -= 1;
+            op.error = message;
+            op.notBefore = iso(now + (err instanceof OperatorError && err.class === "Wait" ? (err as WaitError).retryAfterMs : TRANSIENT_RETRY_MS));
+            if (!(step.idempotent || (err instanceof OperatorError && err.class === "Wait"))) return; // keep the intent: it may have happened
+            this.deps.log.warn({ step: rec.name, item: it.key, err }, "Step action failed for an item; will retry");
+          }
+        }
+        op.intentAt = undefined;
+      }),
+    );
+    this.crash("after-act");
+    if (permanent) return this.stop("Failed", permanent.reason, permanent.message);
+    rec.message = `${done.length} of ${items.length} done, ${window.length + inflight} in progress`;
+    await this.save();
+    this.crash("after-checkpoint");
+    return { kind: "Continue", requeueAfterMs: Math.min(minPoll, AFTER_START_MS) };
+  }
+}
