@@ -282,7 +282,7 @@ class Pass {
         op.notBefore = iso(now + backoffDelay(op.attempts - 1, RETRY_BACKOFF));
       }
       if (op.intentAt && !step.idempotent && !op.handle) {
-        unknown.push(`${it.key}${obs.kind === "Unknown" ? `: ${obs.why}` : ""}`);
+        unknown.push(`${step.label(it)}${obs.kind === "Unknown" ? `: ${obs.why}` : ""}`);
         continue;
       }
       const notBefore = op.notBefore ? Date.parse(op.notBefore) - now : 0;
@@ -305,7 +305,7 @@ class Pass {
       const skipped = done.filter((it) => it.op!.settled === "Skipped");
       const summary = `${done.length - failed.length - skipped.length} of ${items.length} done${failed.length ? `, ${failed.length} failed` : ""}${skipped.length ? `, ${skipped.length} skipped` : ""}`;
       if (failed.length && step.failWhenItemsFail) {
-        return this.stop("Failed", "StepFailed", `${summary}: ${failed.slice(0, 5).map((f) => `${f.key}: ${f.op!.error}`).join("; ")}`);
+        return this.stop("Failed", "StepFailed", `${summary}: ${failed.slice(0, 5).map((f) => `${step.label(f)}: ${f.op!.error}`).join("; ")}`);
       }
       return this.succeed(summary);
     }
@@ -338,13 +338,13 @@ class Pass {
           if (err instanceof OperatorError && err.class === "Permanent") {
             step.failItem(ctx, it, message);
             Object.assign(op, { done: true, settled: "Failed", error: message });
-            if (step.failWhenItemsFail) permanent = { reason: err.reason, message: `${it.key}: ${message}` };
+            if (step.failWhenItemsFail) permanent = { reason: err.reason, message: `${step.label(it)}: ${message}` };
           } else {
             op.attempts -= 1;
             op.error = message;
             op.notBefore = iso(now + (err instanceof OperatorError && err.class === "Wait" ? (err as WaitError).retryAfterMs : TRANSIENT_RETRY_MS));
             if (!(step.idempotent || (err instanceof OperatorError && err.class === "Wait"))) return; // keep the intent: it may have happened
-            this.deps.log.warn({ step: rec.name, item: it.key, err }, "Step action failed for an item; will retry");
+            this.deps.log.warn({ step: rec.name, item: step.label(it), err }, "Step action failed for an item; will retry");
           }
         }
         op.intentAt = undefined;

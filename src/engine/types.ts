@@ -7,16 +7,9 @@
  * persists progress, polls handles through a Poller, and decides what happens next.
  */
 
-/** A handle on an external asynchronous operation, persisted right after the call that started it. */
-export interface Handle {
-  readonly system: "vsphere" | "ontap";
-  /** Which endpoint: the Site name for vSphere, "site/controller" for ONTAP. */
-  readonly endpoint: string;
-  readonly kind: "task" | "job";
-  /** The vCenter task's managed object id ("task-123") or the ONTAP job uuid. */
-  readonly id: string;
-  readonly startedAt: string;
-}
+import type { Handle, ItemOp, StepRecord } from "../api/v1alpha1/steps.js";
+
+export type { Handle, ItemOp, StepRecord, StepState } from "../api/v1alpha1/steps.js";
 
 /** What a poll says about a handle. `unknown`: the system no longer knows it (observe the object). */
 export interface PolledOp {
@@ -35,44 +28,8 @@ export interface Poller {
 
 export const handleKey = (h: Pick<Handle, "system" | "endpoint" | "id">): string => `${h.system}/${h.endpoint}/${h.id}`;
 
-export type StepState = "Pending" | "Running" | "Succeeded" | "Failed" | "Skipped" | "Blocked";
-
-/** One step's progress, as persisted in the run's status. */
-export interface StepRecord {
-  name: string;
-  state: StepState;
-  attempts: number;
-  startedAt?: string;
-  completedAt?: string;
-  /** Written before a non-idempotent act, so a restart knows the act may have happened. */
-  intentAt?: string;
-  message?: string;
-  /** Operations this step started and has not yet seen finish. */
-  operations?: Handle[];
-  /** No act before this time (a retry's backoff, or a Wait). */
-  notBefore?: string;
-}
-
-/** The engine's per-item bookkeeping inside a batch step, kept on the item's own record. */
-export interface ItemOp {
-  /** The step this bookkeeping belongs to (reset when the item moves on to another step). */
-  step: string;
-  attempts: number;
-  /** When this step first acted on the item (for the item's timeout). */
-  startedAt?: string;
-  intentAt?: string;
-  handle?: Handle;
-  notBefore?: string;
-  /** The last failure, kept for the message when attempts run out. */
-  error?: string;
-  /** This step is through with the item (observed done, or settled as failed or skipped). */
-  done?: boolean;
-  settled?: "Failed" | "Skipped";
-}
-
-/** An item of a batch step: anything with a key (for logs) and a place for the engine's bookkeeping. */
+/** An item of a batch step: any record with a place for the engine's bookkeeping. */
 export interface BatchItem {
-  readonly key: string;
   op?: ItemOp;
 }
 
@@ -138,6 +95,8 @@ export interface BatchStep<C, I extends BatchItem> extends StepBase<C> {
   readonly kind: "batch";
   /** The items this step works on (records owned by the run; the engine keeps `op` on them). */
   items(ctx: C): readonly I[];
+  /** How messages name an item ("HR Database", "svm2:RG1FV1_SM"). */
+  label(item: I): string;
   /** Operations in flight at once across the items. */
   concurrency(ctx: C): number;
   /** Optional read-only preparation for a pass (e.g. one property read for every live item). */

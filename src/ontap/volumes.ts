@@ -102,6 +102,8 @@ export function createFlexClone(ctx: OpsContext, s: FlexCloneSpec, signal: Abort
     name: s.name,
     svm: { name: s.svm },
     clone: { is_flexclone: true, parent_volume: { name: s.parentVolume }, parent_snapshot: { name: s.parentSnapshot } },
+    // A DR test's copy takes no space up front (the VMbook's FlexClone with space guarantee none).
+    guarantee: { type: "none" },
     ...(s.junctionPath ? { nas: { path: s.junctionPath } } : {}),
   };
   return createVolume(ctx, { svm: s.svm, name: s.name }, what, body, (vol) => {

@@ -43,6 +43,13 @@ export const Reason = {
   Cancelled: "Cancelled",
   Completed: "Completed",
   InUse: "InUse",
+  GroupInUse: "GroupInUse",
+  Blocked: "Blocked",
+  Planned: "Planned",
+  DryRun: "DryRun",
+  VmsFailed: "VmsFailed",
+  Succeeded: "Succeeded",
+  CleanedUp: "CleanedUp",
 } as const;
 
 export const conditionSchema: JSONSchemaType<Condition> = {

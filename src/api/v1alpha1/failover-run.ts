@@ -2,7 +2,9 @@ import type { JSONSchemaType } from "ajv";
 import type { ResourceType, StatusObject } from "../../kube/types.js";
 import { conditionsSchema } from "./conditions.js";
 import type { Condition } from "./conditions.js";
-import { ageColumn, duration, objectName, optional, stringEnum, timestamp, withDefault } from "./common.js";
+import { ageColumn, duration, inventoryPath, objectName, optional, stringEnum, timestamp, withDefault } from "./common.js";
+import { itemOpSchema, stepRecordsSchema } from "./steps.js";
+import type { ItemOp, StepRecord } from "./steps.js";
 import type { KindDefinition } from "./common.js";
 import { GROUP, VERSION } from "./meta.js";
 
@@ -35,41 +37,97 @@ export interface FailoverRunSpec {
   /** Apply the groups' IP customization rules (default: on for failovers, off for tests). */
   reIp?: boolean;
   capacity?: { action?: "None" | "Throttle" | "Suspend" };
+  /**
+   * Test: where the recovered VMs are registered, by full inventory path at the recovery site
+   * (a folder below the datacenter's VM folder, a resource pool below the recovery cluster). The
+   * groups' shadow trees when omitted (the pre-registered placeholders are reused there).
+   */
+  testLocation?: { folder?: string; resourcePool?: string };
   /** Compute and show the plan; change nothing. */
   dryRun?: boolean;
   /** Disruptive runs (PlannedMigration, Disaster, Failback, Reprotect) must repeat their type here. */
   confirmation?: string;
 }
 
-export type StepState = "Pending" | "Running" | "Succeeded" | "Failed" | "Skipped" | "Blocked";
-
-export interface StepRecord {
-  name: string;
-  state: StepState;
-  attempts: number;
-  startedAt?: string;
-  completedAt?: string;
-  /** Written before an external action starts, so a restart knows one may have. */
-  intentAt?: string;
-  message?: string;
-  operation?: { system: "ontap" | "vsphere" | "kube"; kind: "job" | "task"; id: string; startedAt: string };
-}
-
 export type VmRecoveryState = "Pending" | "Registered" | "Configured" | "PoweredOn" | "Ready" | "Failed" | "Skipped";
 
-export interface VmResult {
+/** One destination volume a run works on (status.volumes). */
+export interface VolumeRecord {
+  /** ProtectionGroup that owns it. */
+  group: string;
+  /** The ReplicationRelationship replicating it. */
+  relationship: string;
+  /** Storage controller of the recovery Site (its first when omitted). */
+  controller?: string;
+  svm: string;
+  /** The SnapMirror destination volume (the replica). */
+  volume: string;
+  protocol: "SAN" | "NFS";
+  /** The datastore it carries, as named at the protected site. */
+  datastore: string;
+  /** The SnapMirror snapshot the run recovers from, and when it was taken. */
+  snapshot?: string;
+  snapshotTime?: string;
+  /** Test: the FlexClone the run made of the snapshot (named from the run). */
+  clone?: string;
+  op?: ItemOp;
+}
+
+/** One VM a run recovers (status.vms, or shards beyond the inline bound). */
+export interface VmRecord {
   name: string;
   group: string;
-  instanceUuid?: string;
+  /** vCenter instance UUID (kept across sites). */
+  instanceUuid: string;
+  /** "[datastore] dir/name.vmx" */
+  vmx: string;
+  /** Inventory path of the folder and pool it is registered into at the recovery site. */
+  folder: string;
+  resourcePool: string;
+  priorityGroup?: string;
+  /** Power-on wave (0 first), from the priority groups. */
+  wave: number;
+  /** A pre-registered placeholder was reused instead of registering. */
+  placeholder?: boolean;
   state: VmRecoveryState;
-  message?: string;
+  /** The recovery site's managed object id of the VM. */
+  registeredAs?: string;
+  /** Devices the run reconfigured (NICs moved, media disconnected). */
+  devicesChanged?: number;
+  /** The portgroup its NICs connect to (or "disconnected"). */
+  network?: string;
+  poweredOnAt?: string;
+  /** The "moved or copied" question, answered for this VM ("moved": UUIDs kept). */
+  questionAnswered?: string;
   readyAt?: string;
+  message?: string;
+  op?: ItemOp;
 }
 
 export interface RecoveryPoint {
   relationship: string;
+  volume: string;
   snapshot: string;
   createTime?: string;
+}
+
+export interface RunPlan {
+  groups: string[];
+  vmCount: number;
+  steps: string[];
+  /** Power-on waves in order: the priority groups in each, and how many VMs. */
+  waves: { priority: number; priorityGroups: string[]; vms: number }[];
+  volumes: number;
+  /** Where VMs are registered ("shadow tree" or the test folder). */
+  location: string;
+}
+
+export interface CleanupEntry {
+  kind: "VirtualMachine" | "Datastore" | "Volume" | "LunMap" | "ExportRule" | "ScsiLun";
+  name: string;
+  site: string;
+  /** What was done: Unregistered, Unmounted, Detached, Unmapped, Removed, Deleted, Restored. */
+  action: string;
 }
 
 export interface FailoverRunStatus {
@@ -79,11 +137,31 @@ export interface FailoverRunStatus {
   completedAt?: string;
   /** Derived from steps, for printer columns. */
   currentStep?: string;
-  plan?: { groups: string[]; vmCount: number; steps: string[] };
+  /** The groups, comma-separated (printer column). */
+  groupsSummary?: string;
+  /** VMs ready / VMs in the run (printer column). */
+  progress?: string;
+  plan?: RunPlan;
   steps?: StepRecord[];
-  vms?: VmResult[];
+  /** A Test cleaning up after itself (cancelled or deleted): the cleanup's steps. */
+  cleanupSteps?: StepRecord[];
+  volumes?: VolumeRecord[];
+  /** Per-VM records when the run is small enough; otherwise in vmShards. */
+  vms?: VmRecord[];
+  /** ConfigMaps (owned by the run) holding the per-VM records of a large run. */
+  vmShards?: { name: string; vms: number }[];
+  counts?: { vms: number; registered: number; configured: number; poweredOn: number; ready: number; failed: number; skipped: number };
+  /** Seconds from the first step's start to the last VM ready. */
   rtoSeconds?: number;
   recoveryPoints?: RecoveryPoint[];
+  /** Seconds between the oldest and newest snapshot the run recovers from, per group's volumes (max over groups). */
+  recoveryPointSkewSeconds?: number;
+  /** CleanupTest: the Test run it cleans up. */
+  testRun?: string;
+  /** A Test: the run that cleaned it up (a CleanupTest, or the Test itself when cancelled or deleted). */
+  cleanedUpBy?: string;
+  /** What a cleanup removed, checked against the world afterwards. */
+  cleanup?: { removed: CleanupEntry[]; verifiedAt?: string; remaining?: string[] };
 }
 
 export type FailoverRun = StatusObject<FailoverRunStatus> & { spec: FailoverRunSpec };
@@ -128,6 +206,11 @@ export const failoverRunSpecSchema: JSONSchemaType<FailoverRunSpec> = {
       properties: { action: withDefault(stringEnum(["None", "Throttle", "Suspend"] as const), "None") },
       additionalProperties: false,
     }),
+    testLocation: optional({
+      type: "object",
+      properties: { folder: optional(inventoryPath), resourcePool: optional(inventoryPath) },
+      additionalProperties: false,
+    }),
     dryRun: withDefault<boolean>({ type: "boolean" }, false),
     confirmation: optional({ type: "string", maxLength: 64 }),
   },
@@ -142,32 +225,60 @@ export const failoverRunSpecSchema: JSONSchemaType<FailoverRunSpec> = {
       reason: "FieldValueRequired",
     },
     { rule: "!has(self.testRun) || self.type == 'CleanupTest'", message: "testRun is only valid for CleanupTest runs", fieldPath: ".testRun" },
+    { rule: "!has(self.testLocation) || self.type == 'Test'", message: "testLocation is only valid for Test runs", fieldPath: ".testLocation" },
+    {
+      rule: "self.type != 'Test' || !has(self.networkMode) || self.networkMode != 'Mapped'",
+      message: "a Test never connects recovered VMs to production networks: use networkMode Isolated or Disconnected",
+      fieldPath: ".networkMode",
+    },
   ],
 };
 
-const stepRecord: JSONSchemaType<StepRecord> = {
+const volumeRecord: JSONSchemaType<VolumeRecord> = {
   type: "object",
-  required: ["name", "state", "attempts"],
+  required: ["group", "relationship", "svm", "volume", "protocol", "datastore"],
   properties: {
-    name: { type: "string" },
-    state: stringEnum<StepState>(["Pending", "Running", "Succeeded", "Failed", "Skipped", "Blocked"]),
-    attempts: { type: "integer", minimum: 0 },
-    startedAt: optional(timestamp),
-    completedAt: optional(timestamp),
-    intentAt: optional(timestamp),
-    message: optional({ type: "string", maxLength: 4096 }),
-    operation: optional({
-      type: "object",
-      required: ["system", "kind", "id", "startedAt"],
-      properties: {
-        system: stringEnum(["ontap", "vsphere", "kube"] as const),
-        kind: stringEnum(["job", "task"] as const),
-        id: { type: "string" },
-        startedAt: timestamp,
-      },
-    }),
+    group: { type: "string", maxLength: 253 },
+    relationship: { type: "string", maxLength: 253 },
+    controller: optional({ type: "string", maxLength: 63 }),
+    svm: { type: "string", maxLength: 255 },
+    volume: { type: "string", maxLength: 255 },
+    protocol: stringEnum(["SAN", "NFS"] as const),
+    datastore: { type: "string", maxLength: 255 },
+    snapshot: optional({ type: "string", maxLength: 255 }),
+    snapshotTime: optional(timestamp),
+    clone: optional({ type: "string", maxLength: 255 }),
+    op: optional(itemOpSchema),
   },
 };
+
+export const vmRecordSchema: JSONSchemaType<VmRecord> = {
+  type: "object",
+  required: ["name", "group", "instanceUuid", "vmx", "folder", "resourcePool", "wave", "state"],
+  properties: {
+    name: { type: "string", maxLength: 255 },
+    group: { type: "string", maxLength: 253 },
+    instanceUuid: { type: "string", maxLength: 64 },
+    vmx: { type: "string", maxLength: 2048 },
+    folder: { type: "string", maxLength: 2048 },
+    resourcePool: { type: "string", maxLength: 2048 },
+    priorityGroup: optional({ type: "string", maxLength: 63 }),
+    wave: { type: "integer", minimum: 0 },
+    placeholder: optional({ type: "boolean" }),
+    state: stringEnum<VmRecoveryState>(["Pending", "Registered", "Configured", "PoweredOn", "Ready", "Failed", "Skipped"]),
+    registeredAs: optional({ type: "string", maxLength: 64 }),
+    devicesChanged: optional({ type: "integer", minimum: 0 }),
+    network: optional({ type: "string", maxLength: 255 }),
+    poweredOnAt: optional(timestamp),
+    questionAnswered: optional({ type: "string", maxLength: 64 }),
+    readyAt: optional(timestamp),
+    message: optional({ type: "string", maxLength: 1024 }),
+    op: optional(itemOpSchema),
+  },
+};
+
+/** Per-VM records kept in the run's status; beyond this they go to shard ConfigMaps. */
+export const INLINE_VM_LIMIT = 200;
 
 export const failoverRunStatusSchema: JSONSchemaType<FailoverRunStatus> = {
   type: "object",
@@ -176,47 +287,93 @@ export const failoverRunStatusSchema: JSONSchemaType<FailoverRunStatus> = {
     conditions: optional(conditionsSchema),
     startedAt: optional(timestamp),
     completedAt: optional(timestamp),
-    currentStep: optional({ type: "string" }),
+    currentStep: optional({ type: "string", maxLength: 64 }),
+    groupsSummary: optional({ type: "string", maxLength: 4096 }),
+    progress: optional({ type: "string", maxLength: 64 }),
     plan: optional({
       type: "object",
-      required: ["groups", "vmCount", "steps"],
+      required: ["groups", "vmCount", "steps", "waves", "volumes", "location"],
       properties: {
-        groups: { type: "array", maxItems: 64, items: { type: "string" } },
+        groups: { type: "array", maxItems: 64, items: { type: "string", maxLength: 253 } },
         vmCount: { type: "integer" },
-        steps: { type: "array", maxItems: 64, items: { type: "string" } },
+        steps: { type: "array", maxItems: 64, items: { type: "string", maxLength: 64 } },
+        waves: {
+          type: "array",
+          maxItems: 128,
+          items: {
+            type: "object",
+            required: ["priority", "priorityGroups", "vms"],
+            properties: {
+              priority: { type: "integer" },
+              priorityGroups: { type: "array", maxItems: 64, items: { type: "string", maxLength: 128 } },
+              vms: { type: "integer" },
+            },
+          },
+        },
+        volumes: { type: "integer" },
+        location: { type: "string", maxLength: 2048 },
       },
     }),
-    steps: optional({
+    steps: optional(stepRecordsSchema),
+    cleanupSteps: optional(stepRecordsSchema),
+    volumes: optional({ type: "array", maxItems: 1024, items: volumeRecord }),
+    vms: optional({ type: "array", maxItems: INLINE_VM_LIMIT, items: vmRecordSchema }),
+    vmShards: optional({
       type: "array",
-      maxItems: 64,
-      items: stepRecord,
-      "x-kubernetes-list-type": "map",
-      "x-kubernetes-list-map-keys": ["name"],
+      maxItems: 1000,
+      items: { type: "object", required: ["name", "vms"], properties: { name: { type: "string", maxLength: 253 }, vms: { type: "integer" } } },
     }),
-    vms: optional({
+    counts: optional({
+      type: "object",
+      required: ["vms", "registered", "configured", "poweredOn", "ready", "failed", "skipped"],
+      properties: {
+        vms: { type: "integer" },
+        registered: { type: "integer" },
+        configured: { type: "integer" },
+        poweredOn: { type: "integer" },
+        ready: { type: "integer" },
+        failed: { type: "integer" },
+        skipped: { type: "integer" },
+      },
+    }),
+    rtoSeconds: optional({ type: "number" }),
+    recoveryPoints: optional({
       type: "array",
-      maxItems: 20000,
+      maxItems: 1024,
       items: {
         type: "object",
-        required: ["name", "group", "state"],
+        required: ["relationship", "volume", "snapshot"],
         properties: {
-          name: { type: "string" },
-          group: { type: "string" },
-          instanceUuid: optional({ type: "string" }),
-          state: stringEnum<VmRecoveryState>(["Pending", "Registered", "Configured", "PoweredOn", "Ready", "Failed", "Skipped"]),
-          message: optional({ type: "string", maxLength: 1024 }),
-          readyAt: optional(timestamp),
+          relationship: { type: "string", maxLength: 253 },
+          volume: { type: "string", maxLength: 255 },
+          snapshot: { type: "string", maxLength: 255 },
+          createTime: optional(timestamp),
         },
       },
     }),
-    rtoSeconds: optional({ type: "integer", format: "int64" }),
-    recoveryPoints: optional({
-      type: "array",
-      maxItems: 256,
-      items: {
-        type: "object",
-        required: ["relationship", "snapshot"],
-        properties: { relationship: { type: "string" }, snapshot: { type: "string" }, createTime: optional(timestamp) },
+    recoveryPointSkewSeconds: optional({ type: "number" }),
+    testRun: optional({ type: "string", maxLength: 253 }),
+    cleanedUpBy: optional({ type: "string", maxLength: 253 }),
+    cleanup: optional({
+      type: "object",
+      required: ["removed"],
+      properties: {
+        removed: {
+          type: "array",
+          maxItems: 20000,
+          items: {
+            type: "object",
+            required: ["kind", "name", "site", "action"],
+            properties: {
+              kind: stringEnum(["VirtualMachine", "Datastore", "Volume", "LunMap", "ExportRule", "ScsiLun"] as const),
+              name: { type: "string", maxLength: 2048 },
+              site: { type: "string", maxLength: 253 },
+              action: { type: "string", maxLength: 64 },
+            },
+          },
+        },
+        verifiedAt: optional(timestamp),
+        remaining: optional({ type: "array", maxItems: 1000, items: { type: "string", maxLength: 2048 } }),
       },
     }),
   },
@@ -234,10 +391,12 @@ export const failoverRunKind: KindDefinition<FailoverRunSpec, FailoverRunStatus>
   status: failoverRunStatusSchema,
   printerColumns: [
     { name: "Type", type: "string", jsonPath: ".spec.type" },
+    { name: "Groups", type: "string", jsonPath: ".status.groupsSummary" },
     { name: "Step", type: "string", jsonPath: ".status.currentStep" },
+    { name: "Progress", type: "string", jsonPath: ".status.progress", description: "VMs ready / VMs in the run" },
+    { name: "RTO", type: "number", jsonPath: ".status.rtoSeconds", description: "Seconds from the first step's start to the last VM ready" },
     { name: "Succeeded", type: "string", jsonPath: '.status.conditions[?(@.type=="Succeeded")].status' },
     { name: "Reason", type: "string", jsonPath: '.status.conditions[?(@.type=="Succeeded")].reason', priority: 1 },
-    { name: "RTO", type: "integer", jsonPath: ".status.rtoSeconds", description: "Seconds from start to the last VM ready" },
     ageColumn,
   ],
 };

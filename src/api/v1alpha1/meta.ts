@@ -15,6 +15,19 @@ export const FINALIZERS = {
 export const ANNOTATIONS = {
   /** Overrides the external poll interval of one object (a Go duration, e.g. "30s"). */
   pollInterval: `${GROUP}/poll-interval`,
+  /** On a FailoverRun: "true" cancels it at the next step boundary (a Test then cleans up after itself). */
+  cancel: `${GROUP}/cancel`,
+  /**
+   * On a FailoverRun stopped Blocked: the name of the blocked step, once a human has checked that
+   * its act did not happen (or has undone it): the step is retried.
+   */
+  unblock: `${GROUP}/unblock`,
+} as const;
+
+/** Labels the operator puts on objects it creates. */
+export const LABELS = {
+  /** On a FailoverRun's per-VM record shards (ConfigMaps): the run's name. */
+  failoverRun: `${GROUP}/failover-run`,
 } as const;
 
 /** Keys a credentials Secret must hold. */

@@ -90,6 +90,13 @@ export interface ProtectionGroupSpec {
   powerOn?: { priorityGroups?: PriorityGroup[]; defaultReadiness?: Readiness };
   /** VMs local to the recovery site that start with the group (e.g. a directory server). */
   auxiliaryVms?: { name: string; priority?: number }[];
+  /**
+   * How replicas and clones of the group's VMFS datastores are mounted at the recovery site (ESXi
+   * sees them as unresolved VMFS copies): KeepSignature force-mounts them with their signature
+   * (never where another copy of the same VMFS is mounted at the site); Resignature gives them a
+   * new signature and renames the snap-xxxxxxxx- datastore back to its name.
+   */
+  vmfsCopies?: "KeepSignature" | "Resignature";
 }
 
 export type AlignmentProblemKind = "VmOutsideGroupDatastores" | "StrayVm" | "SharedDatastore" | "VmInMultipleGroups";
@@ -106,6 +113,11 @@ export interface ProtectionGroupStatus {
   conditions?: Condition[];
   counts?: { members: number; shadowed: number; placeholders: number; problems: number };
   datastores?: string[];
+  /**
+   * Per relationship, the datastore its volume carries at the protected site and how it is
+   * presented; what a failover mounts at the recovery site (known even when the protected site is lost).
+   */
+  replicas?: { relationship: string; datastore?: string; protocol: "SAN" | "NFS" }[];
   /** The first problems found (bounded); counts.problems has the total. */
   problems?: AlignmentProblem[];
   /** The FailoverRun that holds this group; no other run may start while it is set. */
@@ -309,6 +321,7 @@ export const protectionGroupSpecSchema: JSONSchemaType<ProtectionGroupSpec> = {
       },
       additionalProperties: false,
     }),
+    vmfsCopies: withDefault(stringEnum(["KeepSignature", "Resignature"] as const), "KeepSignature"),
     auxiliaryVms: optional({
       type: "array",
       maxItems: 64,
@@ -342,6 +355,19 @@ export const protectionGroupStatusSchema: JSONSchemaType<ProtectionGroupStatus> 
       },
     }),
     datastores: optional({ type: "array", maxItems: 256, items: { type: "string" } }),
+    replicas: optional({
+      type: "array",
+      maxItems: 64,
+      items: {
+        type: "object",
+        required: ["relationship", "protocol"],
+        properties: {
+          relationship: { type: "string", maxLength: 253 },
+          datastore: optional({ type: "string", maxLength: 255 }),
+          protocol: stringEnum(["SAN", "NFS"] as const),
+        },
+      },
+    }),
     problems: optional({
       type: "array",
       maxItems: 100,

@@ -20,6 +20,8 @@ export interface ResolvedDatastores {
   readonly refs: Set<string>;
   /** Per volume, the datastore name found (undefined: not mounted at this site). */
   readonly byVolume: Map<string, string | undefined>;
+  /** Per volume, how it is presented: LUNs (VMFS) or an NFS export. */
+  readonly protocols: Map<string, "SAN" | "NFS">;
 }
 
 /**
@@ -61,8 +63,10 @@ export class DatastoreResolver {
   ): Promise<ResolvedDatastores> {
     const refs = new Set<string>();
     const byVolume = new Map<string, string | undefined>();
+    const protocols = new Map<string, "SAN" | "NFS">();
     for (const v of volumes) {
       const b = await this.backing(site, v.svm, v.volume, v.controller, signal);
+      protocols.set(v.volume, b.naas.length === 0 && b.exportPath ? "NFS" : "SAN");
       let found: string | undefined;
       for (const naa of b.naas) {
         const ds = inv.datastoreByDevice(naa);
@@ -80,6 +84,6 @@ export class DatastoreResolver {
       }
       byVolume.set(v.volume, found);
     }
-    return { refs, byVolume };
+    return { refs, byVolume, protocols };
   }
 }

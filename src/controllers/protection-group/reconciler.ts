@@ -179,6 +179,11 @@ export class ProtectionGroupReconciler implements Reconciler {
     for (const p of problems.slice(0, MAX_PROBLEMS_IN_STATUS)) if (!previous.has(`${p.kind}/${p.subject}`)) this.deps.events.warning(pg, p.kind, p.message);
     status.problems = problems.length ? problems.slice(0, MAX_PROBLEMS_IN_STATUS) : undefined;
     status.datastores = [...ds.refs].map((k) => prot.datastores.get(k)?.name ?? k).sort();
+    // Known even when the protected site is lost later: what each replica carries and how.
+    status.replicas = v.relationships.map((r) => {
+      const datastore = ds.byVolume.get(r.spec.source.volume);
+      return { relationship: r.metadata.name, ...(datastore !== undefined ? { datastore } : {}), protocol: ds.protocols.get(r.spec.source.volume) ?? "SAN" };
+    });
     const unmounted = [...ds.byVolume.entries()].filter(([, d]) => d === undefined).map(([vol]) => vol);
     if (problems.length === 0 && unmounted.length === 0) cond.set(ConditionType.Aligned, true, "Aligned", `${group.length} VM(s) on ${ds.refs.size} datastore(s)`);
     else if (problems.length === 0) cond.set(ConditionType.Aligned, false, "DatastoreNotFound", `no datastore at the protected site carries volume(s) ${unmounted.join(", ")}`);

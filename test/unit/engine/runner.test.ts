@@ -124,6 +124,7 @@ const makeAll = (concurrency: number, failWhenItemsFail = false): BatchStep<Ctx,
   idempotent: true,
   failWhenItemsFail,
   items: (ctx) => Object.values(ctx.host.items).filter((i) => !i.failed),
+  label: (it) => it.key,
   concurrency: () => concurrency,
   observeItem: (ctx, it, op) =>
     ctx.world.exists(it.key) ? { kind: "Done" } : op?.state === "running" ? { kind: "InProgress", pollAfterMs: 100 } : { kind: "NeedsAct" },

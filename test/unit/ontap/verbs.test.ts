@@ -206,7 +206,7 @@ describe("volume, clone and SAN verbs", () => {
     expect(server().requests("POST", "/api/storage/volumes")).toHaveLength(0);
   });
 
-  it("creates a FlexClone from the named snapshot", async () => {
+  it("creates a FlexClone from the named snapshot, with no space guarantee", async () => {
     server().on("GET", "/api/storage/volumes", page([]));
     server().on("POST", "/api/storage/volumes", job("j-clone"));
     const spec = { svm: "svm2", name: "vol1_clone", parentVolume: "vol1_SM", parentSnapshot: "snap", junctionPath: "/vol1_clone" };
@@ -214,6 +214,7 @@ describe("volume, clone and SAN verbs", () => {
     expect(JSON.parse(server().requests("POST", "/api/storage/volumes")[0]!.body)).toEqual({
       name: "vol1_clone", svm: { name: "svm2" }, nas: { path: "/vol1_clone" },
       clone: { is_flexclone: true, parent_volume: { name: "vol1_SM" }, parent_snapshot: { name: "snap" } },
+      guarantee: { type: "none" },
     });
   });
 

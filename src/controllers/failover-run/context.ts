@@ -1,0 +1,105 @@
+import type { FailoverRun, ProtectionGroup, Site, VmRecord, VolumeRecord } from "../../api/v1alpha1/index.js";
+import type { Logger } from "../../log/logger.js";
+import type { KubeStore } from "../../kube/store.js";
+import type { OntapClient } from "../../ontap/client.js";
+import { PermanentError, WaitError } from "../../runtime/errors.js";
+import type { EventRecorder } from "../../runtime/events.js";
+import type { InventoryIndex } from "../../sites/inventory-index.js";
+import type { Clock } from "../../util/clock.js";
+import type { VsphereClient } from "../../vsphere/client.js";
+import type { RunStore } from "./store.js";
+
+/** How steps reach the outside world: clients per Site, inventories, the API. */
+export interface RunWorld {
+  readonly kube: KubeStore;
+  readonly clock: Clock;
+  readonly events: EventRecorder;
+  readonly site: (name: string) => Site | undefined;
+  readonly vcenter: (site: Site, signal: AbortSignal) => Promise<VsphereClient>;
+  readonly ontap: (site: Site, controller: string | undefined) => OntapClient;
+  /** The Site's inventory as its watcher has it now, or undefined when it has not synced. */
+  readonly inventory: (site: string) => InventoryIndex | undefined;
+}
+
+/** What every step of a FailoverRun sees during one pass. */
+export class RunContext {
+  private readonly inventories = new Map<string, InventoryIndex>();
+
+  constructor(
+    readonly store: RunStore,
+    readonly world: RunWorld,
+    /** The run's groups, read live at the start of the pass, by name. */
+    readonly groups: ReadonlyMap<string, ProtectionGroup>,
+    readonly log: Logger,
+    readonly signal: AbortSignal,
+  ) {}
+
+  get run(): FailoverRun {
+    return this.store.run;
+  }
+
+  get vms(): VmRecord[] {
+    return this.store.vms;
+  }
+
+  get volumes(): VolumeRecord[] {
+    return (this.store.status.volumes ??= []);
+  }
+
+  /** The run's short id: the first 8 hex digits of its uid; names of what it creates carry it. */
+  get shortId(): string {
+    return (this.run.metadata.uid ?? "").replace(/-/g, "").slice(0, 8);
+  }
+
+  now(): number {
+    return this.world.clock.now();
+  }
+
+  group(name: string): ProtectionGroup {
+    const g = this.groups.get(name);
+    if (!g) throw new PermanentError(`ProtectionGroup ${name} no longer exists`, "GroupNotFound");
+    return g;
+  }
+
+  /** The recovery Site of a group. */
+  recoverySite(group: string): Site {
+    const g = this.group(group);
+    const s = this.world.site(g.spec.recoverySiteRef);
+    if (!s) throw new PermanentError(`recovery Site ${g.spec.recoverySiteRef} of ProtectionGroup ${group} no longer exists`, "SiteNotFound");
+    return s;
+  }
+
+  /** The recovery Sites of the run (usually one). */
+  recoverySites(): Site[] {
+    const names = [...new Set([...this.groups.values()].map((g) => g.spec.recoverySiteRef))].sort();
+    return names.map((n) => {
+      const s = this.world.site(n);
+      if (!s) throw new PermanentError(`recovery Site ${n} no longer exists`, "SiteNotFound");
+      return s;
+    });
+  }
+
+  /** One inventory snapshot per Site per pass; waits (WaitError) while the Site's watcher is not synced. */
+  inventory(site: string): InventoryIndex {
+    let inv = this.inventories.get(site);
+    if (!inv) {
+      inv = this.world.inventory(site);
+      if (!inv) throw new WaitError(`waiting for Site ${site}'s vCenter inventory (is the Site Ready?)`, "WaitingForInventory", 5_000);
+      this.inventories.set(site, inv);
+    }
+    return inv;
+  }
+
+  vcenter(site: Site): Promise<VsphereClient> {
+    return this.world.vcenter(site, this.signal);
+  }
+
+  ontapFor(v: VolumeRecord): OntapClient {
+    return this.world.ontap(this.recoverySite(v.group), v.controller);
+  }
+
+  /** The ONTAP endpoint name a handle of this volume's cluster carries. */
+  ontapEndpoint(v: VolumeRecord): string {
+    return `${this.recoverySite(v.group).metadata.name}/${v.controller ?? ""}`;
+  }
+}

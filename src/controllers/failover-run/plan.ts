@@ -1,0 +1,203 @@
+import { ConditionType, findCondition } from "../../api/v1alpha1/conditions.js";
+import type { FailoverRun, RunPlan, RunType, VmRecord, VolumeRecord } from "../../api/v1alpha1/failover-run.js";
+import type { PriorityGroup, ProtectionGroup } from "../../api/v1alpha1/protection-group.js";
+import type { ReplicationRelationship } from "../../api/v1alpha1/replication-relationship.js";
+import type { Site } from "../../api/v1alpha1/site.js";
+import type { InventoryIndex } from "../../sites/inventory-index.js";
+import { globToRegExp } from "../protection-group/membership.js";
+import type { ShadowRecord } from "../protection-group/records.js";
+import { testPortgroupOf } from "./networks.js";
+
+/** The ordered steps of each run type (the engine runs them in this order). */
+export const STEPS: Readonly<Partial<Record<RunType, readonly string[]>>> = {
+  Test: ["ClaimGroups", "SelectSnapshots", "CloneVolumes", "PresentClones", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "IsolateNetworks", "PowerOnVms"],
+  CleanupTest: ["ClaimGroups", "PowerOffVms", "UnregisterVms", "UnmountDatastores", "DetachDevices", "UnpresentClones", "DeleteClones", "RescanHosts", "VerifyClean", "ReleaseGroups"],
+};
+
+/** The cleanup a Test runs on itself when it is cancelled or deleted (the CleanupTest steps but the claim). */
+export const SELF_CLEANUP_STEPS = (STEPS.CleanupTest ?? []).filter((s) => s !== "ClaimGroups");
+
+/** Everything the plan is computed from, read by the reconciler (groups live, the rest from caches). */
+export interface PlanInput {
+  readonly run: FailoverRun;
+  readonly groups: readonly ProtectionGroup[];
+  readonly relationship: (namespace: string, name: string) => ReplicationRelationship | undefined;
+  readonly site: (name: string) => Site | undefined;
+  /** The group's shadow records (one per protected VM), keyed by instance UUID. */
+  readonly records: ReadonlyMap<string, ReadonlyMap<string, ShadowRecord>>;
+  /** The recovery Site's inventory, when its watcher has synced. */
+  readonly recoveryInventory: (site: string) => InventoryIndex | undefined;
+}
+
+export type PlanResult =
+  | { readonly ok: true; readonly plan: RunPlan; readonly volumes: VolumeRecord[]; readonly vms: VmRecord[] }
+  | { readonly ok: false; readonly reason: string; readonly message: string };
+
+const refuse = (reason: string, message: string): PlanResult => ({ ok: false, reason, message });
+
+/** The ProtectionGroups a run names (protectionGroups, or every group protecting its `site`), sorted by name. */
+export function selectGroups(run: FailoverRun, all: readonly ProtectionGroup[]): { groups: ProtectionGroup[]; missing: string[] } {
+  if (run.spec.site !== undefined) {
+    return { groups: all.filter((g) => g.spec.protectedSiteRef === run.spec.site).sort(byName), missing: [] };
+  }
+  const wanted = run.spec.protectionGroups ?? [];
+  const groups = all.filter((g) => wanted.includes(g.metadata.name)).sort(byName);
+  return { groups, missing: wanted.filter((n) => !groups.some((g) => g.metadata.name === n)) };
+}
+
+const byName = (a: { metadata: { name: string } }, b: { metadata: { name: string } }): number => a.metadata.name.localeCompare(b.metadata.name);
+
+/**
+ * Computes what a Test would do, and refuses before anything is touched when it cannot work:
+ *  1. every group is Ready (aligned, shadowed, replicating) and none has its replica broken off
+ *     or a copy of its datastores already mounted at the recovery site;
+ *  2. the priority groups' dependencies form no cycle and name existing priority groups;
+ *  3. the isolated test portgroup of every network exists at the recovery site (networkMode
+ *     Isolated), and the test location (when named) exists there;
+ *  4. volumes: one per relationship of each group; VMs: the groups' shadow records, each with its
+ *     target folder and pool and its power-on wave.
+ */
+export function planTest(i: PlanInput): PlanResult {
+  const { run } = i;
+  if (i.groups.length === 0) return refuse("InvalidSpec", run.spec.site !== undefined ? `no ProtectionGroup protects Site ${run.spec.site}` : "no ProtectionGroup selected");
+  const volumes: VolumeRecord[] = [];
+  const vms: VmRecord[] = [];
+  const waves = new Map<number, Set<string>>();
+  const waveCounts = new Map<number, number>();
+  for (const g of i.groups) {
+    const name = g.metadata.name;
+    const ns = g.metadata.namespace ?? "";
+    const ready = findCondition(g.status?.conditions, ConditionType.Ready);
+    if (ready?.status !== "True") return refuse("GroupNotReady", `ProtectionGroup ${name} is not Ready (${ready?.reason ?? "no status yet"}: ${ready?.message ?? "the controller has not reconciled it"})`);
+    const site = i.site(g.spec.recoverySiteRef);
+    if (!site) return refuse("SiteNotFound", `recovery Site ${g.spec.recoverySiteRef} of ProtectionGroup ${name} does not exist`);
+    const inv = i.recoveryInventory(site.metadata.name);
+    if (!inv) return refuse("WaitingForInventory", `the inventory of Site ${site.metadata.name} is not synced yet (is the Site Ready?)`);
+
+    const cycle = dependencyCycle(g.spec.powerOn?.priorityGroups ?? []);
+    if (cycle) return refuse("InvalidSpec", `ProtectionGroup ${name}: ${cycle}`);
+
+    if ((run.spec.networkMode ?? "Isolated") === "Isolated") {
+      for (const pg of portgroupsOf(g)) {
+        const test = testPortgroupOf(g, pg);
+        if (!test) return refuse("InvalidSpec", `ProtectionGroup ${name} has no test portgroup for network ${pg} (set spec.testPortgroup or the mapping's testPortgroup)`);
+        if (![...inv.networks.values()].some((n) => n.name === test)) {
+          return refuse("InvalidSpec", `test portgroup "${test}" of ProtectionGroup ${name} does not exist at Site ${site.metadata.name}`);
+        }
+      }
+    }
+    const loc = run.spec.testLocation;
+    if (loc?.folder !== undefined && !inv.folderByPath(trimPath(loc.folder))) return refuse("InvalidSpec", `test folder "${loc.folder}" does not exist at Site ${site.metadata.name}`);
+    if (loc?.resourcePool !== undefined && !poolExists(inv, g, trimPath(loc.resourcePool))) {
+      return refuse("InvalidSpec", `test resource pool "${loc.resourcePool}" does not exist in the recovery cluster at Site ${site.metadata.name}`);
+    }
+
+    for (const ref of g.spec.replicationRefs) {
+      const rr = i.relationship(ns, ref);
+      if (!rr) return refuse("RelationshipNotFound", `ReplicationRelationship ${ns}/${ref} of ProtectionGroup ${name} does not exist`);
+      if (rr.status?.state === "broken_off") return refuse("ReplicaBrokenOff", `the replica ${rr.spec.destination.volume} of ProtectionGroup ${name} is broken off: a failover or another operation owns it`);
+      const replica = g.status?.replicas?.find((x) => x.relationship === ref);
+      if (!replica?.datastore) return refuse("GroupNotReady", `ProtectionGroup ${name} does not know the datastore of relationship ${ref} yet (is the volume mounted at the protected site?)`);
+      const svm = rr.spec.destination.svm ?? site.spec.storage.controllers.find((c) => c.name === rr.spec.destination.controller)?.svm ?? site.spec.storage.controllers[0]?.svm ?? "";
+      volumes.push({
+        group: name,
+        relationship: ref,
+        ...(rr.spec.destination.controller !== undefined ? { controller: rr.spec.destination.controller } : {}),
+        svm,
+        volume: rr.spec.destination.volume,
+        protocol: replica.protocol,
+        datastore: replica.datastore,
+      });
+    }
+    const records = [...(i.records.get(`${ns}/${name}`) ?? new Map<string, ShadowRecord>()).entries()].filter(([, r]) => !r.removedAt);
+    const mounted = new Set([...inv.datastores.values()].filter((d) => d.accessible).map((d) => d.name));
+    for (const [uuid, r] of records) {
+      for (const ds of r.datastores) {
+        if (mounted.has(ds)) return refuse("ReplicaPresented", `datastore ${ds} of ProtectionGroup ${name} is already mounted at Site ${site.metadata.name}: a test or failover of it is in progress`);
+      }
+      if (!r.vmx) continue;
+      const pri = priorityOf(g, r.name);
+      waves.set(pri.priority, (waves.get(pri.priority) ?? new Set()).add(pri.group ?? "(unprioritized)"));
+      waveCounts.set(pri.priority, (waveCounts.get(pri.priority) ?? 0) + 1);
+      vms.push({
+        name: r.name,
+        group: name,
+        instanceUuid: uuid,
+        vmx: r.vmx,
+        folder: loc?.folder !== undefined ? trimPath(loc.folder) : r.shadowFolder,
+        resourcePool: loc?.resourcePool !== undefined ? trimPath(loc.resourcePool) : trimPath(r.resourcePool),
+        ...(pri.group !== undefined ? { priorityGroup: pri.group } : {}),
+        wave: pri.priority,
+        state: "Pending",
+      });
+    }
+  }
+  // Waves are the distinct priorities in order; a VM's wave is its priority's position.
+  const priorities = [...waves.keys()].sort((a, b) => a - b);
+  for (const v of vms) v.wave = priorities.indexOf(v.wave);
+  vms.sort((a, b) => a.wave - b.wave || a.group.localeCompare(b.group) || a.name.localeCompare(b.name));
+  return {
+    ok: true,
+    plan: {
+      groups: i.groups.map((g) => g.metadata.name),
+      vmCount: vms.length,
+      steps: [...(STEPS.Test ?? [])],
+      waves: priorities.map((p) => ({ priority: p, priorityGroups: [...(waves.get(p) ?? [])].sort(), vms: waveCounts.get(p) ?? 0 })),
+      volumes: volumes.length,
+      location: run.spec.testLocation?.folder !== undefined ? `folder ${run.spec.testLocation.folder}` : "the groups' shadow trees",
+    },
+    volumes,
+    vms,
+  };
+}
+
+/** Unprioritized VMs start after every priority group. */
+const UNPRIORITIZED = 1_000;
+
+/** The priority group a VM belongs to: the first (by priority, then name) whose patterns match its name. */
+export function priorityOf(g: ProtectionGroup, vm: string): { priority: number; group?: string } {
+  const groups = [...(g.spec.powerOn?.priorityGroups ?? [])].sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name));
+  for (const p of groups) if (p.vms.some((pattern) => globToRegExp(pattern).test(vm))) return { priority: p.priority, group: p.name };
+  return { priority: UNPRIORITIZED };
+}
+
+/** A message naming a dependency cycle or an unknown dependency, or undefined when the graph is a DAG. */
+export function dependencyCycle(groups: readonly PriorityGroup[]): string | undefined {
+  const byName = new Map(groups.map((g) => [g.name, g]));
+  for (const g of groups) {
+    for (const d of g.dependsOn ?? []) if (!byName.has(d)) return `priority group ${g.name} depends on unknown priority group ${d}`;
+  }
+  const state = new Map<string, "visiting" | "done">();
+  const path: string[] = [];
+  const visit = (n: string): string | undefined => {
+    if (state.get(n) === "done") return undefined;
+    if (state.get(n) === "visiting") return `priority groups depend on each other in a cycle: ${[...path.slice(path.indexOf(n)), n].join(" → ")}`;
+    state.set(n, "visiting");
+    path.push(n);
+    for (const d of byName.get(n)?.dependsOn ?? []) {
+      const c = visit(d);
+      if (c) return c;
+    }
+    path.pop();
+    state.set(n, "done");
+    return undefined;
+  };
+  for (const g of groups) {
+    const c = visit(g.name);
+    if (c) return c;
+  }
+  return undefined;
+}
+
+/** The protected portgroups a group's VMs use, as far as the spec says (its network mappings). */
+function portgroupsOf(g: ProtectionGroup): string[] {
+  const mapped = (g.spec.networkMappings ?? []).map((m) => m.protectedPortgroup);
+  return mapped.length ? mapped : ["*"];
+}
+
+function poolExists(inv: InventoryIndex, g: ProtectionGroup, path: string): boolean {
+  const compute = inv.compute(g.spec.shadow.cluster);
+  return [...inv.pools.values()].some((p) => p.owner?.value === compute?.ref.value && inv.poolPath(p.ref) === path);
+}
+
+export const trimPath = (p: string): string => p.replace(/^\/+|\/+$/g, "");
