@@ -143,6 +143,8 @@ export interface OntapClient {
   createExportPolicy(svm: string, name: string, signal: AbortSignal): Promise<ExportPolicy>;
   /** Adds a rule unless one for the same clients exists (then that one is returned). */
   addExportRule(svm: string, policy: string, rule: ExportRuleSpec, signal: AbortSignal): Promise<ExportRule>;
+  /** Deletes an export policy (synchronous). DONE when it does not exist; a PermanentError (InUse) while a volume uses it. */
+  deleteExportPolicy(svm: string, name: string, signal: AbortSignal): Promise<Done>;
 
   /** Releases pooled connections. */
   close(): void;

@@ -1,6 +1,8 @@
 import { TransientError } from "../runtime/errors.js";
 import type { ExportPolicy, ExportRule, ExportRuleSpec } from "./client.js";
-import { DUPLICATE_ENTRY, EXPORT_RULE_EXISTS, hasCode, OntapReason, unexpectedResponse } from "./errors.js";
+import { DUPLICATE_ENTRY, EXPORT_POLICY_NOT_FOUND, EXPORT_RULE_EXISTS, hasCode, OntapReason, unexpectedResponse } from "./errors.js";
+import { DONE } from "./jobs.js";
+import type { Done } from "./jobs.js";
 import { segment } from "./relationships.js";
 import type { OpsContext } from "./relationships.js";
 import { exportPolicySchema } from "./schemas.js";
@@ -8,7 +10,7 @@ import type { WireExportPolicy } from "./schemas.js";
 import { filterValue } from "./transport.js";
 
 /*
- * NFS export policies and rules (ontap-rest-subset.md §13): the OntapClient verbs of the same names,
+ * NFS export policies and rules (ONTAP REST API: /protocols/nfs/export-policies): the OntapClient verbs of the same names,
  * whose contracts client.ts states. Synchronous endpoints; creates observe first.
  */
 
@@ -83,4 +85,18 @@ export async function addExportRule(ctx: OpsContext, svm: string, policy: string
   const after = await find();
   if (!after.r) throw new TransientError(`${what}: rule for ${rule.clients.join(",")} not visible after create`, OntapReason.NotFound);
   return after.r;
+}
+
+/** Deletes an export policy (synchronous). DONE when it does not exist; InUse while a volume still uses it. */
+export async function deleteExportPolicy(ctx: OpsContext, svm: string, name: string, signal: AbortSignal): Promise<Done> {
+  const what = "delete export policy";
+  const p = await getExportPolicy(ctx, svm, name, signal, what);
+  if (!p) return DONE;
+  try {
+    await ctx.t.requestSync({ op: "exportpolicy_delete", what, path: `${POLICIES}/${segment(String(p.id), what)}`, signal }, "DELETE");
+    ctx.log?.info({ exportPolicy: `${svm}:${name}` }, "Deleted NFS export policy");
+  } catch (err) {
+    if (!hasCode(err, EXPORT_POLICY_NOT_FOUND) && (await getExportPolicy(ctx, svm, name, signal, what)) !== undefined) throw err;
+  }
+  return DONE;
 }

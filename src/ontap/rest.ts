@@ -182,6 +182,10 @@ export class RestOntapClient implements OntapClient {
     return nfs.addExportRule(this.ctx, svm, policy, rule, signal);
   }
 
+  deleteExportPolicy(svm: string, name: string, signal: AbortSignal): Promise<Done> {
+    return nfs.deleteExportPolicy(this.ctx, svm, name, signal);
+  }
+
   close(): void {
     this.t.close();
   }

@@ -23,7 +23,7 @@ export type OntapOperation =
   | "volume_list" | "volume_create" | "volume_patch" | "volume_delete" | "snapshot_list"
   | "lun_list" | "lun_get" | "lun_patch" | "igroup_list" | "igroup_create" | "initiator_create"
   | "lunmap_list" | "lunmap_create" | "lunmap_delete"
-  | "exportpolicy_list" | "exportpolicy_create" | "exportrule_create";
+  | "exportpolicy_list" | "exportpolicy_create" | "exportpolicy_delete" | "exportrule_create";
 
 export type Query = Readonly<Record<string, string | number | boolean | undefined>>;
 

@@ -65,6 +65,10 @@ export interface VsphereClient {
   /** Asks the guest to shut down; DONE at once (poll the power state); also DONE when already off. */
   shutdownGuest(vm: MoRef, signal?: AbortSignal): Promise<Done>;
   getVmDevices(vm: MoRef, signal?: AbortSignal): Promise<VmDevices>;
+  /** The devices of several VMs in one round trip, by managed object id; VMs that are gone are absent. */
+  getVmsDevices(vms: readonly MoRef[], signal?: AbortSignal): Promise<Map<string, VmDevices>>;
+  /** The IPv4 addresses of a host's VMkernel adapters (what an NFS export must admit). */
+  getHostAddresses(host: MoRef, signal?: AbortSignal): Promise<string[]>;
   reconfigureVm(vm: MoRef, devices: VmDevices, change: VmReconfig, signal?: AbortSignal): Promise<TaskRef>;
   customizeVm(vm: MoRef, spec: GuestCustomization, signal?: AbortSignal): Promise<TaskRef>;
   /** The uuid of a distributed switch (NIC backings on distributed portgroups need it). */

@@ -48,9 +48,14 @@ export function resultRef(s: TaskState): MoRef | undefined {
 
 /** Files a SearchDatastore(SubFolders)_Task found, as "[datastore] folder/file" paths. */
 export function readSearchResults(s: TaskState): string[] {
+  return searchResultPaths(s.result);
+}
+
+/** The same from a task's raw result value. */
+export function searchResultPaths(result: XNode | undefined): string[] {
   const out: string[] = [];
-  const results = s.result?.name === "HostDatastoreBrowserSearchResults" ? [s.result] : childrenNamed(s.result, "HostDatastoreBrowserSearchResults");
-  for (const r of results.length > 0 ? results : (s.result?.children ?? [])) {
+  const results = result?.name === "HostDatastoreBrowserSearchResults" ? [result] : childrenNamed(result, "HostDatastoreBrowserSearchResults");
+  for (const r of results.length > 0 ? results : (result?.children ?? [])) {
     const folder = textAt(r, "folderPath") ?? "";
     // vCenter writes "[ds] dir", vcsim "[ds]/dir"; normalise to "[ds] dir/".
     const m = /^\[([^\]]+)\]\s*\/?(.*?)\/?$/.exec(folder);

@@ -1,6 +1,6 @@
 import { each, el, ref, text, typedText } from "./soap/builder.js";
 import type { Xml } from "./soap/builder.js";
-import { child, childrenNamed } from "./soap/xml.js";
+import { child, childrenNamed, textAt } from "./soap/xml.js";
 import type { XNode } from "./soap/xml.js";
 import { VimFault, VsphereProtocolError, isFault } from "./errors.js";
 import { readDatacenter, INVENTORY_PROPERTIES, INVENTORY_VIEW_TYPES, readInventoryObject } from "./inventory.js";
@@ -248,6 +248,21 @@ export class VcenterClient implements VsphereClient {
   async getVmDevices(vm: MoRef, signal?: AbortSignal): Promise<VmDevices> {
     const [o] = await this.retrieve([{ type: "VirtualMachine", pathSet: ["config.hardware.device"] }], [{ obj: vm, viaView: false }], signal);
     return readDevices(o?.props.get("config.hardware.device"));
+  }
+
+  async getVmsDevices(vms: readonly MoRef[], signal?: AbortSignal): Promise<Map<string, VmDevices>> {
+    const out = new Map<string, VmDevices>();
+    if (vms.length === 0) return out;
+    const objs = await this.retrieve([{ type: "VirtualMachine", pathSet: ["config.hardware.device"] }], vms.map((v) => ({ obj: v, viaView: false })), signal);
+    for (const o of objs) out.set(o.obj.value, readDevices(o.props.get("config.hardware.device")));
+    return out;
+  }
+
+  async getHostAddresses(host: MoRef, signal?: AbortSignal): Promise<string[]> {
+    const [o] = await this.retrieve([{ type: "HostSystem", pathSet: ["config.network.vnic"] }], [{ obj: host, viaView: false }], signal);
+    return childrenNamed(o?.props.get("config.network.vnic"), "HostVirtualNic")
+      .map((n) => textAt(n, "spec.ip.ipAddress") ?? "")
+      .filter((ip) => /^\d+\.\d+\.\d+\.\d+$/.test(ip));
   }
 
   reconfigureVm(vm: MoRef, devices: VmDevices, change: VmReconfig, signal?: AbortSignal): Promise<TaskRef> {

@@ -456,6 +456,9 @@ class FakeOntapClient implements OntapClient {
   createExportPolicy(): never {
     throw new Error("fake ontap: createExportPolicy not implemented");
   }
+  deleteExportPolicy(): never {
+    throw new Error("fake ontap: deleteExportPolicy not implemented");
+  }
   addExportRule(): never {
     throw new Error("fake ontap: addExportRule not implemented");
   }

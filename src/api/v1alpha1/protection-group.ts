@@ -118,6 +118,11 @@ export interface ProtectionGroupStatus {
    * presented; what a failover mounts at the recovery site (known even when the protected site is lost).
    */
   replicas?: { relationship: string; datastore?: string; protocol: "SAN" | "NFS" }[];
+  /**
+   * The protected site's networks the group's VMs use, with a distributed portgroup's key: how a
+   * recovered NIC (still backed by the protected site's portgroup) is matched to its mapping.
+   */
+  protectedNetworks?: { name: string; portgroupKey?: string }[];
   /** The first problems found (bounded); counts.problems has the total. */
   problems?: AlignmentProblem[];
   /** The FailoverRun that holds this group; no other run may start while it is set. */
@@ -366,6 +371,15 @@ export const protectionGroupStatusSchema: JSONSchemaType<ProtectionGroupStatus> 
           datastore: optional({ type: "string", maxLength: 255 }),
           protocol: stringEnum(["SAN", "NFS"] as const),
         },
+      },
+    }),
+    protectedNetworks: optional({
+      type: "array",
+      maxItems: 256,
+      items: {
+        type: "object",
+        required: ["name"],
+        properties: { name: { type: "string", maxLength: 255 }, portgroupKey: optional({ type: "string", maxLength: 255 }) },
       },
     }),
     problems: optional({

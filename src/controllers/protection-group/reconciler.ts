@@ -184,10 +184,27 @@ export class ProtectionGroupReconciler implements Reconciler {
       const datastore = ds.byVolume.get(r.spec.source.volume);
       return { relationship: r.metadata.name, ...(datastore !== undefined ? { datastore } : {}), protocol: ds.protocols.get(r.spec.source.volume) ?? "SAN" };
     });
+    const nets = new Map<string, { name: string; portgroupKey?: string }>();
+    for (const m of group) {
+      for (const n of m.vm.networks) {
+        const info = prot.networks.get(refKey(n));
+        if (info && !nets.has(info.name)) nets.set(info.name, { name: info.name, ...(info.portgroupKey !== undefined ? { portgroupKey: info.portgroupKey } : {}) });
+      }
+    }
+    status.protectedNetworks = nets.size ? [...nets.values()].sort((a, b) => a.name.localeCompare(b.name)) : undefined;
     const unmounted = [...ds.byVolume.entries()].filter(([, d]) => d === undefined).map(([vol]) => vol);
     if (problems.length === 0 && unmounted.length === 0) cond.set(ConditionType.Aligned, true, "Aligned", `${group.length} VM(s) on ${ds.refs.size} datastore(s)`);
     else if (problems.length === 0) cond.set(ConditionType.Aligned, false, "DatastoreNotFound", `no datastore at the protected site carries volume(s) ${unmounted.join(", ")}`);
     else cond.set(ConditionType.Aligned, false, problems[0]!.kind, `${problems.length} problem(s); first: ${problems[0]!.message}`);
+
+    // While a FailoverRun holds the group the recovery site is the run's: no shadow tidying, no
+    // pre-registration, and the records stay as the run planned from them.
+    if (status.activeRun) {
+      const held = `FailoverRun ${status.activeRun.name} (${status.activeRun.type}) holds this group since ${status.activeRun.since}; the recovery site is left to it`;
+      cond.set(ConditionType.ShadowInSync, "Unknown", "HeldByFailoverRun", held);
+      cond.set(ConditionType.Ready, false, "HeldByFailoverRun", held);
+      return requeueAfter(jitter(this.deps.resyncMs));
+    }
 
     // Shadow inventory.
     const client = await this.deps.connections.vcenter(v.recoverySite, ctx.signal);

@@ -1,0 +1,18 @@
+import type { VolumeRecord } from "../../api/v1alpha1/index.js";
+
+/**
+ * The FlexClone a run makes of a replica: the VMbook's `<vol>_Clone` (the replica's name without
+ * its `_SM` suffix) with the run's short id appended, so observe finds it again after a crash and
+ * two runs never share one ("RG1FV1_SM" → "RG1FV1_Clone_1a2b3c4d").
+ */
+export function cloneName(v: Pick<VolumeRecord, "volume">, shortId: string): string {
+  return `${v.volume.replace(/_SM$/, "")}_Clone_${shortId}`.slice(0, 203);
+}
+
+/** The NFS export policy a run creates for its clones (only the recovery hosts' addresses). */
+export const exportPolicyName = (shortId: string): string => `vmdr_test_${shortId}`;
+
+/** The junction path of an NFS clone. */
+export const junctionOf = (clone: string): string => `/${clone}`;
+
+export const volumeLabel = (v: Pick<VolumeRecord, "svm" | "volume">): string => `${v.svm}:${v.volume}`;
