@@ -6,7 +6,7 @@ import { sameValues } from "./client.js";
 import type { DnsClient, EnsureResult, HostRecords, PtrRRset, RRset, ZoneSerial } from "./client.js";
 import type { DnsClientConfig } from "./config.js";
 import { classify, DnsAuthenticityError, DnsReason, DnsResponseError } from "./errors.js";
-import { locatePtr, qualify } from "./names.js";
+import { isHostName, locatePtr, qualify } from "./names.js";
 import { signRequest, verifyResponse } from "./tsig.js";
 import { exchangeTcp, DnsTransportError } from "./transport.js";
 import { queryMessage, TYPE_CODE, updateMessage } from "./messages.js";
@@ -56,7 +56,7 @@ class Rfc2136Client implements DnsClient {
 
   async observeHost(name: string, addresses: readonly string[], signal: AbortSignal): Promise<HostRecords> {
     const fqdn = this.hostName(name);
-    for (const a of addresses) aData(a); // refuse a malformed address before asking anything
+    for (const a of addresses) checkAddress(a, `host ${fqdn}`); // before asking anything
     const a = await this.readRRset(this.cfg.zone, fqdn, "A", signal);
     const concerned = [...new Set([...a.values, ...addresses])].sort();
     const unmanaged: string[] = [];
@@ -74,6 +74,7 @@ class Rfc2136Client implements DnsClient {
 
   async ensureHost(desired: HostRecords, signal: AbortSignal): Promise<EnsureResult> {
     const wanted: RRset[] = [desired.a, ...desired.ptr];
+    for (const w of wanted) for (const v of w.values) checkValue(w, v);
     const current = await Promise.all(wanted.map((w) => this.readRRset(w.zone, w.owner, w.type, signal)));
     const byZone = new Map<string, RRsetChange[]>();
     wanted.forEach((want, i) => {
@@ -171,6 +172,20 @@ class Rfc2136Client implements DnsClient {
       zone,
     });
   }
+}
+
+function checkAddress(ip: string, what: string): void {
+  try {
+    aData(ip);
+  } catch {
+    throw new PermanentError(`${what}: ${ip} is not an IPv4 address`, DnsReason.InvalidConfig);
+  }
+}
+
+/** A value we are asked to write must be one the wire can carry: refuse it before sending anything. */
+function checkValue(rrset: RRset, value: string): void {
+  if (rrset.type === "A") return checkAddress(value, `A of ${rrset.owner}`);
+  if (!isHostName(value)) throw new PermanentError(`PTR of ${rrset.owner}: ${value} is not a host name`, DnsReason.InvalidConfig);
 }
 
 function outcomeOf(err: unknown): ExternalOutcome {

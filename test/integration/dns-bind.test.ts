@@ -146,6 +146,12 @@ describe("DNS updates against a real BIND", () => {
     expect(await bind.dig("70.64/28.1.1.30.in-addr.arpa", "PTR")).toEqual(["new01.site2.vmbook.lab."]);
     // The parent zone's alias, which resolvers follow, is left as it was.
     expect(await bind.dig("70.1.1.30.in-addr.arpa", "PTR")).toEqual(["70.64/28.1.1.30.in-addr.arpa."]);
+
+    // Failback to "before": the host had no records at all, so none remain.
+    expect((await dns.ensureHost(before, signal())).updates).toBe(3);
+    expect(await bind.dig("new01.site2.vmbook.lab", "A")).toEqual([]);
+    expect(await bind.dig("7.5.2.30.in-addr.arpa", "PTR")).toEqual([]);
+    expect(await bind.dig("70.64/28.1.1.30.in-addr.arpa", "PTR")).toEqual([]);
   });
 
   it("reports an address outside every configured reverse zone as unmanaged and leaves its PTR alone", async () => {
@@ -154,6 +160,18 @@ describe("DNS updates against a real BIND", () => {
     expect(before.unmanaged).toEqual(["30.9.9.9"]);
     expect(before.ptr).toEqual([]);
     expect((await dns.ensureHost(planAddressChange(before, ["30.9.9.9"], 600), signal())).changed.map((r) => r.type)).toEqual(["A"]);
+  });
+
+  it("refuses malformed addresses and names before sending anything", async () => {
+    const metrics = new CountingMetrics();
+    const dns = client({ metrics });
+    expect((await failure(dns.observeHost("app01", ["30.1.1.300"], signal()))).message).toBe("host app01.site2.vmbook.lab: 30.1.1.300 is not an IPv4 address");
+    expect((await failure(dns.observeHost("app01.other.lab", [], signal()))).reason).toBe("InvalidDnsConfig");
+    const before = await dns.observeHost("app01", [], signal());
+    const err = await failure(dns.ensureHost({ ...before, a: { ...before.a, values: ["not-an-ip"] } }, signal()));
+    expect(err).toBeInstanceOf(PermanentError);
+    expect(err.message).toBe("A of app01.site2.vmbook.lab: not-an-ip is not an IPv4 address");
+    expect([...metrics.counts.keys()]).toEqual(["dns query ok"]);
   });
 
   it("refuses a PTR name that is an alias (RFC 2317) when the classless zone is not configured, naming what to configure", async () => {
