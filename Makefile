@@ -61,12 +61,20 @@ tools: ## Build (once, cached) etcd, kube-apiserver, the lab and promtool from G
 	@hack/ensure-tool.sh lab >/dev/null
 	@hack/ensure-tool.sh promtool >/dev/null
 
+# Debian packages the integration tier needs: BIND's named and dig, for the DNS update tests
+# (test/integration/dns-bind.test.ts). Installed with apt-get when missing; instant when present.
+TEST_DEBS := bind9 bind9-dnsutils
+
+.PHONY: debs
+debs: ## Install the Debian packages the integration tests need (bind9, bind9-dnsutils) when missing
+	@hack/ensure-deb.sh $(TEST_DEBS)
+
 .PHONY: test-unit
 test-unit: build
 	npx vitest run --project unit
 
 .PHONY: test-integration
-test-integration: build tools
+test-integration: build tools debs
 	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) VMDR_LAB=$$(hack/ensure-tool.sh lab) \
 	  npx vitest run --project integration
 
