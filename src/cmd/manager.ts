@@ -27,6 +27,7 @@ import { ReplicationMetrics } from "../metrics/replication.js";
 import { SecretType } from "../sites/credentials.js";
 import { SiteConnections } from "../sites/connections.js";
 import { SiteInventories } from "../sites/inventories.js";
+import { fileCrashPoints } from "../engine/crash-points.js";
 
 function packageVersion(): string {
   try {
@@ -92,6 +93,7 @@ async function run(cfg: Config, log: Logger): Promise<number> {
     sitePollIntervalMs: cfg.sitePollIntervalMs,
     ontapPollIntervalMs: cfg.ontapPollIntervalMs,
     groupResyncMs: cfg.resyncPeriodMs,
+    ...(cfg.testCrashPoints ? { crash: fileCrashPoints(cfg.testCrashPoints) } : {}),
   });
 
   const stop = new AbortController();

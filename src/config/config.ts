@@ -55,6 +55,8 @@ export interface Config {
   readonly inCluster: boolean;
   /** Source revision stamped at image build (VMDR_BUILD_COMMIT), for vmdr_build_info. */
   readonly buildCommit: string;
+  /** Test-only (VMDR_TEST_CRASH_POINTS, never a flag): a file naming step-engine crash points. */
+  readonly testCrashPoints: string | undefined;
 }
 
 const duration = { type: "string", pattern: DURATION_PATTERN } as const;
@@ -189,6 +191,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     externalCallTimeoutMs: parseDuration(c.externalCallTimeout),
     inCluster: Boolean(env.KUBERNETES_SERVICE_HOST),
     buildCommit: env.VMDR_BUILD_COMMIT ?? "unknown",
+    testCrashPoints: env.VMDR_TEST_CRASH_POINTS || undefined,
   };
   if (!(cfg.leaseDurationMs > cfg.renewDeadlineMs && cfg.renewDeadlineMs > cfg.retryPeriodMs)) {
     throw new ConfigError("invalid configuration: need --lease-duration > --renew-deadline > --retry-period");

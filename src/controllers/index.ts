@@ -9,6 +9,8 @@ import type { Clock } from "../util/clock.js";
 import { setupReplicationRelationshipController } from "./replication-relationship/setup.js";
 import { setupSiteController } from "./site/setup.js";
 import { setupProtectionGroupController } from "./protection-group/setup.js";
+import { setupFailoverRunController } from "./failover-run/setup.js";
+import type { CrashPoint } from "../engine/runner.js";
 
 /** What every controller may depend on; each takes the subset it needs. */
 export interface ControllerDeps {
@@ -23,6 +25,8 @@ export interface ControllerDeps {
   readonly ontapPollIntervalMs: number;
   /** Slow safety resync of each ProtectionGroup (its work is otherwise event-driven). */
   readonly groupResyncMs: number;
+  /** Test-only crash points of the step engine. */
+  readonly crash?: (point: CrashPoint, step: string) => void;
 }
 
 /** Registers every controller with the manager, with its watches. */
@@ -30,5 +34,6 @@ export function registerControllers(manager: Manager, deps: ControllerDeps): voi
   setupSiteController(manager, deps);
   setupReplicationRelationshipController(manager, deps);
   setupProtectionGroupController(manager, deps);
+  setupFailoverRunController(manager, deps);
   manager.addRunnable((signal) => deps.inventories.run(signal));
 }

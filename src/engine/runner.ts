@@ -236,6 +236,7 @@ class Pass {
     let inflight = 0;
     let minPoll = Infinity;
     const candidates: I[] = [];
+    const followUps: I[] = [];
     const unknown: string[] = [];
     for (const it of live) {
       const op = it.op!;
@@ -247,14 +248,14 @@ class Pass {
         continue;
       }
       if (obs.kind === "Failed" || obs.kind === "Skipped") {
-        step.failItem(ctx, it, obs.message);
+        step.failItem(ctx, it, obs.message, obs.kind);
         Object.assign(op, { done: true, handle: undefined, intentAt: undefined, error: obs.message, settled: obs.kind });
         continue;
       }
       const timeout = step.itemTimeoutMs?.(ctx, it);
       if (timeout !== undefined && op.startedAt && now - Date.parse(op.startedAt) > timeout) {
         const msg = `not done within ${Math.round(timeout / 1000)}s${"message" in obs && obs.message ? ` (${obs.message})` : ""}`;
-        step.failItem(ctx, it, msg);
+        step.failItem(ctx, it, msg, "Failed");
         Object.assign(op, { done: true, handle: undefined, error: msg, settled: "Failed" });
         continue;
       }
@@ -268,14 +269,17 @@ class Pass {
         continue;
       }
       if (op.handle) {
-        // Observe wants an act while our operation still runs (e.g. a question under a power-on).
+        // Observe wants an act while our operation still runs (a question under a power-on): the
+        // item already holds its slot, so the follow-up never waits for one.
         inflight++;
+        followUps.push(it);
+        continue;
       }
       if (p?.state === "failure") {
         op.error = messageOf(p.error ?? "operation failed");
         if (op.attempts >= max) {
           const msg = `${op.error} (after ${op.attempts} attempt(s))`;
-          step.failItem(ctx, it, msg);
+          step.failItem(ctx, it, msg, "Failed");
           Object.assign(op, { done: true, error: msg, settled: "Failed" });
           continue;
         }
@@ -310,9 +314,9 @@ class Pass {
       return this.succeed(summary);
     }
 
-    const window = candidates.slice(0, Math.max(0, step.concurrency(ctx) - inflight));
+    const window = [...followUps, ...candidates.slice(0, Math.max(0, step.concurrency(ctx) - inflight))];
     this.begin();
-    rec.message = `${done.length} of ${items.length} done, ${inflight + window.length} in progress`;
+    rec.message = `${done.length} of ${items.length} done, ${inflight + window.length - followUps.length} in progress`;
     if (window.length === 0) return this.wait(Number.isFinite(minPoll) ? minPoll : AFTER_START_MS, undefined);
     for (const it of window) {
       const op = it.op!;
@@ -336,7 +340,7 @@ class Pass {
         } catch (err) {
           const message = messageOf(err);
           if (err instanceof OperatorError && err.class === "Permanent") {
-            step.failItem(ctx, it, message);
+            step.failItem(ctx, it, message, "Failed");
             Object.assign(op, { done: true, settled: "Failed", error: message });
             if (step.failWhenItemsFail) permanent = { reason: err.reason, message: `${step.label(it)}: ${message}` };
           } else {
@@ -352,7 +356,7 @@ class Pass {
     );
     this.crash("after-act");
     if (permanent) return this.stop("Failed", permanent.reason, permanent.message);
-    rec.message = `${done.length} of ${items.length} done, ${window.length + inflight} in progress`;
+    rec.message = `${done.length} of ${items.length} done, ${window.length - followUps.length + inflight} in progress`;
     await this.save();
     this.crash("after-checkpoint");
     return { kind: "Continue", requeueAfterMs: Math.min(minPoll, AFTER_START_MS) };

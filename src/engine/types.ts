@@ -105,8 +105,8 @@ export interface BatchStep<C, I extends BatchItem> extends StepBase<C> {
   actItem(ctx: C, item: I): Promise<ActResult>;
   /** How long one item may take in this step, from its first act; undefined: no limit. */
   itemTimeoutMs?(ctx: C, item: I): number | undefined;
-  /** Records an item's failure on its own record (it then leaves later steps' items). */
-  failItem(ctx: C, item: I, message: string): void;
+  /** Records an item's failure (or skip) on its own record (it then leaves later steps' items). */
+  failItem(ctx: C, item: I, message: string, outcome: "Failed" | "Skipped"): void;
   /** Whether the step (and the run) fails when an item failed; false lets the others go on. */
   readonly failWhenItemsFail: boolean;
 }

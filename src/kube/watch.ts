@@ -18,11 +18,20 @@ export interface Watcher {
   ): Promise<void>;
 }
 
+/**
+ * How long a watch may stay silent before it counts as dead. client-node 2.x aborts a watch after
+ * 30 s without data (its private requestTimeoutMs), which turns every quiet watch into an error and
+ * a relist every 30 s. Our informers ask the server to end watches after at most 600 s
+ * (timeoutSeconds) with bookmarks in between, so the client-side limit sits just above that.
+ */
+export const WATCH_INACTIVITY_MS = 660_000;
+
 /** Watcher over client-node's Watch (which parses the stream and applies kubeconfig auth/TLS). */
 export class ClientNodeWatcher implements Watcher {
   private readonly w: Watch;
   constructor(kc: KubeConfig) {
     this.w = new Watch(kc);
+    (this.w as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCH_INACTIVITY_MS;
   }
 
   watch(

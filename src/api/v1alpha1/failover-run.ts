@@ -156,8 +156,9 @@ export interface FailoverRunStatus {
   recoveryPoints?: RecoveryPoint[];
   /** Seconds between the oldest and newest snapshot the run recovers from, per group's volumes (max over groups). */
   recoveryPointSkewSeconds?: number;
-  /** CleanupTest: the Test run it cleans up. */
+  /** CleanupTest: the Test run it cleans up, and its uid (which names what the Test made). */
   testRun?: string;
+  testRunUid?: string;
   /** A Test: the run that cleaned it up (a CleanupTest, or the Test itself when cancelled or deleted). */
   cleanedUpBy?: string;
   /** What a cleanup removed, checked against the world afterwards. */
@@ -353,6 +354,7 @@ export const failoverRunStatusSchema: JSONSchemaType<FailoverRunStatus> = {
     }),
     recoveryPointSkewSeconds: optional({ type: "number" }),
     testRun: optional({ type: "string", maxLength: 253 }),
+    testRunUid: optional({ type: "string", maxLength: 64 }),
     cleanedUpBy: optional({ type: "string", maxLength: 253 }),
     cleanup: optional({
       type: "object",

@@ -34,6 +34,8 @@ export interface StorageController {
   url: string;
   /** The SVM that owns the replicated volumes. */
   svm: string;
+  /** The address the Site's ESXi hosts mount the SVM's NFS exports from (its NFS data LIF). */
+  nfsAddress?: string;
   /** Secret with keys `username` and `password`. */
   credentialsSecretRef: SecretReference;
   tls?: TlsSettings;
@@ -94,6 +96,7 @@ const storageController: JSONSchemaType<StorageController> = {
     name: { type: "string", minLength: 1, maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" },
     url: httpsUrl,
     svm: externalName,
+    nfsAddress: optional({ type: "string", minLength: 1, maxLength: 253, pattern: "^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$" }),
     credentialsSecretRef: secretReference,
     tls: optional(tlsSettings),
   },

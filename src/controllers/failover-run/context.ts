@@ -46,9 +46,12 @@ export class RunContext {
     return (this.store.status.volumes ??= []);
   }
 
-  /** The run's short id: the first 8 hex digits of its uid; names of what it creates carry it. */
+  /**
+   * The short id that names what the run creates (clones, export policies): the first 8 hex digits
+   * of its uid — for a CleanupTest, of the Test's, since it removes what the Test made.
+   */
   get shortId(): string {
-    return (this.run.metadata.uid ?? "").replace(/-/g, "").slice(0, 8);
+    return (this.store.status.testRunUid ?? this.run.metadata.uid ?? "").replace(/-/g, "").slice(0, 8);
   }
 
   now(): number {

@@ -297,6 +297,34 @@ describe("step engine: batch steps", () => {
     expect(host.steps[0]?.message).toMatch(/a: FlexClone failed/);
   });
 
+  it("acts on an item whose operation still runs (a question under a power-on) even when every slot is taken", async () => {
+    // Each item's job waits for an "answer"; with 2 slots and 4 items, answering must not need a free slot.
+    const world = new World();
+    world.pollsPerJob = 1_000_000;
+    const answered = new Set<string>();
+    const host = new Host(["MakeAll"], ["a", "b", "c", "d"]);
+    const step = makeAll(2);
+    const asking: BatchStep<Ctx, Item> = {
+      ...step,
+      observeItem: (ctx, it, op) => {
+        if (answered.has(it.key)) return { kind: "Done" };
+        if (op?.state === "running") return { kind: "NeedsAct" }; // the question is pending
+        return step.observeItem(ctx, it, op);
+      },
+      actItem: (ctx, it) => {
+        if (it.op?.handle) {
+          answered.add(it.key);
+          return Promise.resolve(completed);
+        }
+        return step.actItem(ctx, it);
+      },
+    };
+    const { out } = await drive(host, [asking as unknown as Step<Ctx>], world);
+    expect(out.kind).toBe("Finished");
+    expect([...answered].sort()).toEqual(["a", "b", "c", "d"]);
+    expect(world.calls.filter((c) => c.startsWith("create"))).toHaveLength(4);
+  });
+
   it("fails an item that takes longer than its timeout, from its first act", async () => {
     const world = new World();
     world.pollsPerJob = 1_000;

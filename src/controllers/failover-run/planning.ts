@@ -1,0 +1,111 @@
+import { ConditionType, FailoverRunType, ProtectionGroupType, findCondition } from "../../api/v1alpha1/index.js";
+import type { FailoverRun, ProtectionGroup, ReplicationRelationship, Site, VmRecord, VolumeRecord } from "../../api/v1alpha1/index.js";
+import type { KubeStore } from "../../kube/store.js";
+import type { InventoryIndex } from "../../sites/inventory-index.js";
+import { ConfigMapType } from "../protection-group/records.js";
+import type { ShadowRecord } from "../protection-group/records.js";
+import { STEPS, planTest, selectGroups } from "./plan.js";
+import type { RunStore } from "./store.js";
+
+/** Where a plan's inputs come from (groups and runs live from the API server; the rest from caches). */
+export interface PlanSources {
+  readonly kube: KubeStore;
+  readonly group: (namespace: string, name: string) => ProtectionGroup | undefined;
+  readonly relationship: (namespace: string, name: string) => ReplicationRelationship | undefined;
+  readonly site: (name: string) => Site | undefined;
+  readonly records: (pg: ProtectionGroup, signal: AbortSignal) => Promise<ReadonlyMap<string, ShadowRecord>>;
+  readonly inventory: (site: string) => InventoryIndex | undefined;
+}
+
+export type Planning =
+  | { readonly kind: "Planned" }
+  | { readonly kind: "Refused"; readonly reason: string; readonly message: string }
+  | { readonly kind: "Wait"; readonly reason: string; readonly message: string; readonly retryAfterMs: number };
+
+const refused = (reason: string, message: string): Planning => ({ kind: "Refused", reason, message });
+
+/**
+ * Computes the run's plan and writes it into the store (status.plan, pending step records, the
+ * volume and VM records), or says why not. Nothing outside Kubernetes is read but caches and the
+ * groups' shadow records, and nothing anywhere is changed.
+ */
+export async function planRun(store: RunStore, src: PlanSources, signal: AbortSignal): Promise<Planning> {
+  const run = store.run;
+  const ns = run.metadata.namespace ?? "";
+  const all = (await src.kube.list(ProtectionGroupType, { namespace: ns }, signal)).items;
+  if (run.spec.type === "CleanupTest") return planCleanup(store, src, all, signal);
+  if (run.spec.type !== "Test") {
+    return refused("Unsupported", `${run.spec.type} runs are not available in this version of the operator (Test and CleanupTest are)`);
+  }
+  const { groups, missing } = selectGroups(run, all);
+  if (missing.length) return refused("GroupNotFound", `no ProtectionGroup ${missing.join(", ")} in namespace ${ns}`);
+  // The lock first: a group another run holds reports itself not Ready, and that is not the news.
+  const held = groups.find((g) => g.status?.activeRun && g.status.activeRun.uid !== run.metadata.uid);
+  if (held?.status?.activeRun) {
+    const h = held.status.activeRun;
+    return refused("GroupInUse", `ProtectionGroup ${held.metadata.name} is held by FailoverRun ${h.name} (${h.type} since ${h.since})`);
+  }
+  const records = new Map<string, ReadonlyMap<string, ShadowRecord>>();
+  for (const g of groups) records.set(`${ns}/${g.metadata.name}`, await src.records(g, signal));
+  const result = planTest({ run, groups, records, relationship: src.relationship, site: src.site, recoveryInventory: src.inventory });
+  if (!result.ok) {
+    if (result.reason === "WaitingForInventory") return { kind: "Wait", reason: result.reason, message: result.message, retryAfterMs: 5_000 };
+    return refused(result.reason, result.message);
+  }
+  write(store, result.plan, result.volumes, result.vms);
+  return { kind: "Planned" };
+}
+
+function write(store: RunStore, plan: NonNullable<RunStore["status"]["plan"]>, volumes: VolumeRecord[], vms: VmRecord[]): void {
+  store.status.plan = plan;
+  store.status.groupsSummary = plan.groups.join(",");
+  store.status.steps = plan.steps.map((name) => ({ name, state: "Pending", attempts: 0 }));
+  store.status.volumes = volumes;
+  store.setVms(vms);
+  store.status.progress = `0/${vms.length}`;
+}
+
+/** The Test a CleanupTest cleans: the one it names, or the newest uncleaned Test of its groups. */
+async function findTest(run: FailoverRun, src: PlanSources, all: readonly ProtectionGroup[], signal: AbortSignal): Promise<FailoverRun | undefined> {
+  const ns = run.metadata.namespace;
+  if (run.spec.testRun) return src.kube.get(FailoverRunType, { namespace: ns, name: run.spec.testRun }, signal);
+  const { groups } = selectGroups(run, all);
+  const names = new Set(groups.map((g) => g.metadata.name));
+  const tests = (await src.kube.list(FailoverRunType, { namespace: ns }, signal)).items.filter(
+    (r) => r.spec.type === "Test" && !r.status?.cleanedUpBy && r.status?.plan?.groups.some((g) => names.has(g)),
+  );
+  return tests.sort((a, b) => (b.metadata.creationTimestamp ?? "").localeCompare(a.metadata.creationTimestamp ?? ""))[0];
+}
+
+async function planCleanup(store: RunStore, src: PlanSources, all: readonly ProtectionGroup[], signal: AbortSignal): Promise<Planning> {
+  const run = store.run;
+  const test = await findTest(run, src, all, signal);
+  if (!test) return refused("TestNotFound", run.spec.testRun ? `Test run ${run.spec.testRun} does not exist` : "no Test run of these groups is left to clean up");
+  if (test.spec.type !== "Test") return refused("InvalidSpec", `${test.metadata.name} is a ${test.spec.type} run, not a Test`);
+  if (test.status?.cleanedUpBy) return refused("AlreadyCleanedUp", `Test ${test.metadata.name} was already cleaned up by ${test.status.cleanedUpBy}`);
+  if (!test.status?.plan || test.spec.dryRun) return refused("NothingToClean", `Test ${test.metadata.name} never started (no plan): there is nothing to clean up`);
+  if (findCondition(test.status.conditions, ConditionType.Succeeded)?.status === "Unknown" && !test.status.cleanupSteps) {
+    return { kind: "Wait", reason: "TestRunning", message: `Test ${test.metadata.name} is still running; wait for it, or cancel it (annotation dr.vmdr.io/cancel=true), which cleans up by itself`, retryAfterMs: 5_000 };
+  }
+  if (test.status.cleanupSteps) return refused("AlreadyCleaningUp", `Test ${test.metadata.name} is cleaning up after itself`);
+  // The Test's records, as it left them: what it registered, which placeholders it reused.
+  const strip = <T extends { op?: unknown }>(x: T): T => ({ ...x, op: undefined });
+  const testVms: VmRecord[] = [...(test.status.vms ?? [])];
+  if (test.status.vmShards?.length) {
+    for (const s of test.status.vmShards) {
+      const cm = await src.kube.get(ConfigMapType, { namespace: test.metadata.namespace, name: s.name }, signal);
+      testVms.push(...(JSON.parse(cm?.data?.vms ?? "[]") as VmRecord[]));
+    }
+  }
+  store.status.testRun = test.metadata.name;
+  write(
+    store,
+    { groups: [...test.status.plan.groups], vmCount: testVms.length, steps: [...(STEPS.CleanupTest ?? [])], waves: [], volumes: test.status.volumes?.length ?? 0, location: test.status.plan.location },
+    (test.status.volumes ?? []).map(strip),
+    testVms.map(strip),
+  );
+  // The cleanup works under the Test's identity: clones and policies are named from its uid.
+  store.status.cleanup = { removed: [] };
+  store.status.testRunUid = test.metadata.uid;
+  return { kind: "Planned" };
+}

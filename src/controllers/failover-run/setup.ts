@@ -1,0 +1,62 @@
+import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, SiteType } from "../../api/v1alpha1/index.js";
+import type { Manager } from "../../runtime/manager.js";
+import { InventoryIndex } from "../../sites/inventory-index.js";
+import { SitePoller } from "../../sites/poller.js";
+import type { ControllerDeps } from "../index.js";
+import { ShadowRecordStore } from "../protection-group/records.js";
+import { FailoverRunReconciler } from "./reconciler.js";
+
+/** Inventory changes a run in progress reacts to (a VM registered, powered on, a question, tools; a datastore mounted). */
+const RELEVANT = new Set(["VirtualMachine", "Datastore", "HostSystem"]);
+
+/**
+ * Wires the FailoverRun controller: its own objects, the groups it holds (a released lock lets a
+ * waiting run go on), and the recovery Sites' inventory watchers: a change there enqueues the
+ * runs in progress at that Site, so a run reacts to vCenter as it happens instead of polling.
+ */
+export function setupFailoverRunController(m: Manager, deps: ControllerDeps): void {
+  const sites = m.informer(SiteType);
+  const groups = m.informer(ProtectionGroupType);
+  const relationships = m.informer(ReplicationRelationshipType);
+  const site = (name: string) => sites.get(name);
+  const inventory = (name: string): InventoryIndex | undefined => {
+    const w = deps.inventories.get(name);
+    return w?.hasSynced() ? new InventoryIndex(w.objects()) : undefined;
+  };
+  const active = new Map<string, readonly string[]>();
+  const c = m.addController(
+    new FailoverRunReconciler({
+      kube: deps.kube,
+      clock: deps.clock,
+      world: {
+        kube: deps.kube,
+        clock: deps.clock,
+        events: deps.events,
+        site,
+        vcenter: (s, signal) => deps.connections.vcenter(s, signal),
+        ontap: (s, controller) => deps.connections.ontapClient(s, controller),
+        inventory,
+      },
+      poller: new SitePoller(deps.connections, site),
+      sources: {
+        kube: deps.kube,
+        group: (ns, name) => groups.get(`${ns}/${name}`),
+        relationship: (ns, name) => relationships.get(`${ns}/${name}`),
+        site,
+        records: (pg, signal) => new ShadowRecordStore(deps.kube).load(pg, signal),
+        inventory,
+      },
+      crash: deps.crash,
+      onActive: (key, recoverySites) => {
+        if (recoverySites) active.set(key, recoverySites);
+        else active.delete(key);
+      },
+    }),
+  );
+  m.watch(c, FailoverRunType);
+  m.watch(c, ProtectionGroupType, (g) => (g.status?.activeRun ? [`${g.metadata.namespace}/${g.status.activeRun.name}`] : []));
+  deps.inventories.subscribe((siteName, e) => {
+    if (!RELEVANT.has(e.object.kind)) return;
+    for (const [key, s] of active) if (s.includes(siteName)) c.enqueue(key);
+  });
+}

@@ -1,0 +1,34 @@
+import type { RunType } from "../../../api/v1alpha1/index.js";
+import type { Step } from "../../../engine/types.js";
+import type { RunContext } from "../context.js";
+import { SELF_CLEANUP_STEPS, STEPS } from "../plan.js";
+import { claimGroups, releaseGroups } from "./claim.js";
+import { cloneVolumes, deleteClones } from "./clones.js";
+import { findVms } from "./find-vms.js";
+import { isolateNetworks } from "./isolate.js";
+import { detachDevices, mountDatastores, unmountDatastores } from "./mount.js";
+import { powerOffVms, powerOnVms } from "./power.js";
+import { presentClones, unpresentClones } from "./present.js";
+import { registerVms } from "./register.js";
+import { rescanHosts } from "./rescan.js";
+import { selectSnapshots } from "./snapshots.js";
+import { unregisterVms } from "./unregister.js";
+import { verifyClean } from "./verify.js";
+
+/** Every step a FailoverRun can run, by name. */
+export const STEP_DEFINITIONS: ReadonlyMap<string, Step<RunContext>> = new Map(
+  ([
+    claimGroups, selectSnapshots, cloneVolumes, presentClones, rescanHosts, mountDatastores, findVms, registerVms, isolateNetworks, powerOnVms,
+    powerOffVms, unregisterVms, unmountDatastores, detachDevices, unpresentClones, deleteClones, verifyClean, releaseGroups,
+  ] as Step<RunContext>[]).map((s) => [s.name, s]),
+);
+
+/** The steps the engine advances for a run type (and, for a Test cleaning up after itself, its cleanup). */
+export function stepsOf(type: RunType, phase: "main" | "cleanup"): Step<RunContext>[] {
+  const names = phase === "cleanup" ? SELF_CLEANUP_STEPS : (STEPS[type] ?? []);
+  return names.map((n) => {
+    const s = STEP_DEFINITIONS.get(n);
+    if (!s) throw new Error(`no step definition for ${n}`);
+    return s;
+  });
+}

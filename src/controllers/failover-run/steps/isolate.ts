@@ -1,0 +1,113 @@
+import type { VmRecord } from "../../../api/v1alpha1/index.js";
+import { started } from "../../../engine/types.js";
+import type { BatchStep, ItemObservation } from "../../../engine/types.js";
+import { PermanentError } from "../../../runtime/errors.js";
+import { child } from "../../../vsphere/soap/xml.js";
+import { moref } from "../../../vsphere/types.js";
+import type { NicChange, NicInfo, NicTarget, VmDevices } from "../../../vsphere/vm-specs.js";
+import type { RunContext } from "../context.js";
+import { testPortgroupOf } from "../networks.js";
+
+/** Devices read for this pass (one batched read), per run context. */
+const devicesOf = new WeakMap<RunContext, Map<string, VmDevices>>();
+const switchUuids = new Map<string, string>();
+
+const DISCONNECTED = "disconnected";
+const MEDIA_IMAGES = /IsoBackingInfo|ImageBackingInfo/;
+
+/** The portgroup a recovered NIC was on at the protected site (its backing still names it). */
+function protectedPortgroup(ctx: RunContext, vm: VmRecord, nic: NicInfo): string | undefined {
+  if (nic.networkName) return nic.networkName;
+  return ctx.group(vm.group).status?.protectedNetworks?.find((n) => n.portgroupKey !== undefined && n.portgroupKey === nic.portgroupKey)?.name;
+}
+
+/** Where one NIC must go in this run: the test portgroup (by name) or nowhere (disconnected). */
+function targetName(ctx: RunContext, vm: VmRecord, nic: NicInfo): string {
+  if ((ctx.run.spec.networkMode ?? "Isolated") === "Disconnected") return DISCONNECTED;
+  const g = ctx.group(vm.group);
+  const name = testPortgroupOf(g, protectedPortgroup(ctx, vm, nic) ?? "*");
+  if (!name) throw new PermanentError(`no test portgroup for ${vm.name}'s ${nic.label}`, "InvalidSpec");
+  return name;
+}
+
+function onTarget(ctx: RunContext, vm: VmRecord, nic: NicInfo, target: string): boolean {
+  if (target === DISCONNECTED) return !nic.startConnected && !nic.connected;
+  const net = [...ctx.inventory(ctx.recoverySite(vm.group).metadata.name).networks.values()].find((n) => n.name === target);
+  const here = net?.portgroupKey !== undefined ? nic.portgroupKey === net.portgroupKey : nic.networkName === target;
+  return here && nic.startConnected;
+}
+
+function mediaClean(d: VmDevices): boolean {
+  return d.media.every((m) => !m.startConnected && !m.connected && !MEDIA_IMAGES.test(child(d.raw.get(m.key), "backing")?.xsiType ?? ""));
+}
+
+/**
+ * IsolateNetworks (VMbook ch. 8: a test must not reach production): before power-on, every NIC of
+ * every recovered VM moves to its group's isolated test portgroup (or is disconnected, with
+ * networkMode Disconnected), keeping its MAC address and device type; CD-ROM and floppy drives
+ * are disconnected and their ISO and image backings removed. Observed from the VM's devices
+ * (read for the whole window in one round trip); a reconfigure is a vCenter task.
+ */
+export const isolateNetworks: BatchStep<RunContext, VmRecord> = {
+  kind: "batch",
+  name: "IsolateNetworks",
+  idempotent: true,
+  failWhenItemsFail: false,
+  items: (ctx) => ctx.vms.filter((v) => v.state !== "Failed" && v.state !== "Skipped"),
+  label: (v) => v.name,
+  concurrency: (ctx) => ctx.run.spec.powerOn?.concurrency ?? 10,
+  async prepare(ctx, items, signal) {
+    const want = items.filter((v) => v.registeredAs && !v.op?.handle).slice(0, Math.max(8, 2 * (ctx.run.spec.powerOn?.concurrency ?? 10)));
+    const read = new Map<string, VmDevices>();
+    for (const site of ctx.recoverySites()) {
+      const refs = want.filter((v) => ctx.group(v.group).spec.recoverySiteRef === site.metadata.name).map((v) => moref("VirtualMachine", v.registeredAs ?? ""));
+      if (refs.length) for (const [k, d] of await (await ctx.vcenter(site)).getVmsDevices(refs, signal)) read.set(k, d);
+    }
+    devicesOf.set(ctx, read);
+  },
+  observeItem(ctx, vm, op): ItemObservation {
+    if (op?.state === "running") return { kind: "InProgress", pollAfterMs: 500 };
+    const d = devicesOf.get(ctx)?.get(vm.registeredAs ?? "");
+    if (!d) return { kind: "Waiting", pollAfterMs: 200 };
+    const targets = d.nics.map((n) => targetName(ctx, vm, n));
+    if (d.nics.every((n, i) => onTarget(ctx, vm, n, targets[i]!)) && mediaClean(d)) {
+      vm.network = [...new Set(targets)].join(",") || "none";
+      if (vm.state === "Registered") vm.state = "Configured";
+      return { kind: "Done" };
+    }
+    return { kind: "NeedsAct" };
+  },
+  async actItem(ctx, vm) {
+    const site = ctx.recoverySite(vm.group);
+    const client = await ctx.vcenter(site);
+    const ref = moref("VirtualMachine", vm.registeredAs ?? "");
+    const d = devicesOf.get(ctx)?.get(ref.value) ?? (await client.getVmDevices(ref, ctx.signal));
+    const inv = ctx.inventory(site.metadata.name);
+    const changes: NicChange[] = [];
+    for (const nic of d.nics) {
+      const target = targetName(ctx, vm, nic);
+      if (onTarget(ctx, vm, nic, target)) continue;
+      if (target === DISCONNECTED) {
+        changes.push({ key: nic.key, connected: false, startConnected: false });
+        continue;
+      }
+      const net = [...inv.networks.values()].find((n) => n.name === target);
+      if (!net) throw new PermanentError(`portgroup ${target} does not exist at Site ${site.metadata.name}`, "InvalidSpec");
+      let t: NicTarget = { kind: "standard", name: target, network: net.ref };
+      if (net.portgroupKey !== undefined && net.dvSwitch) {
+        const key = `${site.metadata.name}/${net.dvSwitch.value}`;
+        const uuid = switchUuids.get(key) ?? (await client.getDvsUuid(net.dvSwitch, ctx.signal));
+        switchUuids.set(key, uuid);
+        t = { kind: "distributed", portgroupKey: net.portgroupKey, switchUuid: uuid };
+      }
+      changes.push({ key: nic.key, target: t, startConnected: true });
+    }
+    vm.devicesChanged = changes.length + (mediaClean(d) ? 0 : d.media.length);
+    const task = await client.reconfigureVm(ref, d, { nics: changes, disconnectMedia: true }, ctx.signal);
+    return started({ system: "vsphere", endpoint: site.metadata.name, kind: "task", id: task.task.value, startedAt: new Date(ctx.now()).toISOString() });
+  },
+  failItem: (_ctx, vm, message) => {
+    vm.state = "Failed";
+    vm.message = `reconfigure: ${message}`.slice(0, 1024);
+  },
+};
