@@ -319,7 +319,7 @@ describe("step engine: batch steps", () => {
         return step.actItem(ctx, it);
       },
     };
-    const { out } = await drive(host, [asking as unknown as Step<Ctx>], world);
+    const { out } = await drive(host, [asking], world);
     expect(out.kind).toBe("Finished");
     expect([...answered].sort()).toEqual(["a", "b", "c", "d"]);
     expect(world.calls.filter((c) => c.startsWith("create"))).toHaveLength(4);
