@@ -64,3 +64,11 @@ export function withMessage(err: OperatorError, message: string): OperatorError 
       return new TransientError(message, err.reason, { cause: err });
   }
 }
+
+/**
+ * Any thrown value as an OperatorError. The clients classify at their boundary (ONTAP, vSphere,
+ * Kubernetes), so what arrives here unclassified is unexpected and treated as transient.
+ */
+export function asOperatorError(err: unknown): OperatorError {
+  return err instanceof OperatorError ? err : new TransientError(messageOf(err), "Error", { cause: err });
+}

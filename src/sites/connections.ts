@@ -9,6 +9,8 @@ import type { OntapClient } from "../ontap/client.js";
 import { SessionCache } from "../vsphere/session.js";
 import type { VsphereConnectionOptions, VsphereSession } from "../vsphere/session.js";
 import { VcenterClient } from "../vsphere/vcenter.js";
+import type { VsphereClient } from "../vsphere/client.js";
+import { classifyVsphereError } from "../vsphere/errors.js";
 import type { Clock } from "../util/clock.js";
 import { readCredentials } from "./credentials.js";
 import type { SecretLookup } from "./credentials.js";
@@ -52,8 +54,13 @@ export class SiteConnections {
     return this.sessions.get(this.vcenterOptions(site), signal);
   }
 
-  async vcenter(site: Site, signal?: AbortSignal): Promise<VcenterClient> {
-    return new VcenterClient(await this.vcenterSession(site, signal));
+  /** A client for the Site's vCenter; a failure to log in arrives classified (TLS, credentials, unreachable). */
+  async vcenter(site: Site, signal?: AbortSignal): Promise<VsphereClient> {
+    try {
+      return new VcenterClient(await this.vcenterSession(site, signal));
+    } catch (err) {
+      throw classifyVsphereError(err, `vCenter ${site.spec.vcenter.url}`);
+    }
   }
 
   /** The Site's storage controller by name (the first one when name is undefined). */

@@ -1,5 +1,5 @@
 import { PermanentError, TransientError, WaitError } from "../runtime/errors.js";
-import type { OperatorError } from "../runtime/errors.js";
+import { OperatorError } from "../runtime/errors.js";
 import { TransportError } from "../net/http.js";
 import type { XNode } from "./soap/xml.js";
 import { child, textAt } from "./soap/xml.js";
@@ -40,8 +40,18 @@ export function decodeFault(fault: XNode): VimFault {
   return new VimFault(type, `${type}: ${faultString}`, detail);
 }
 
-export function isFault(err: unknown, ...types: string[]): err is VimFault {
-  return err instanceof VimFault && types.includes(err.faultType);
+/** The VimFault anywhere in err's cause chain (the client wraps faults in classified OperatorErrors). */
+export function faultOf(err: unknown): VimFault | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof VimFault) return e;
+  }
+  return undefined;
+}
+
+/** Whether err (or its cause chain) is a vCenter fault of one of the given types. */
+export function isFault(err: unknown, ...types: string[]): boolean {
+  const f = faultOf(err);
+  return f !== undefined && types.includes(f.faultType);
 }
 
 const PERMANENT = new Set([
@@ -67,6 +77,7 @@ export function reasonOf(err: unknown): string {
  * `what` prefixes the message ("power on vm-42").
  */
 export function classifyVsphereError(err: unknown, what: string): OperatorError {
+  if (err instanceof OperatorError) return err;
   const reason = reasonOf(err);
   const message = `${what}: ${err instanceof Error ? err.message : String(err)}`;
   if (err instanceof TransportError) {

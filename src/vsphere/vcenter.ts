@@ -2,7 +2,7 @@ import { each, el, ref, text, typedText } from "./soap/builder.js";
 import type { Xml } from "./soap/builder.js";
 import { child, childrenNamed, textAt } from "./soap/xml.js";
 import type { XNode } from "./soap/xml.js";
-import { VimFault, VsphereProtocolError, isFault } from "./errors.js";
+import { VimFault, VsphereProtocolError, classifyVsphereError, faultOf, isFault } from "./errors.js";
 import { readDatacenter, INVENTORY_PROPERTIES, INVENTORY_VIEW_TYPES, readInventoryObject } from "./inventory.js";
 import { filterSpec, readRef, readRetrieveResult } from "./property-collector.js";
 import type { ObjectContent, PropertySpec } from "./property-collector.js";
@@ -29,14 +29,24 @@ export class VcenterClient implements VsphereClient {
     return this.session.content.propertyCollector;
   }
 
-  private call(method: string, self: MoRef, params: readonly Xml[], o: Opts = {}): Promise<XNode> {
-    return this.session.call(method, self, params, o);
+  /**
+   * Every call of the client goes through here, and every failure leaves it classified (STYLE
+   * §2.7), once, at the boundary: the caller gets a Transient, Permanent or Wait OperatorError whose
+   * reason says what happened (VCenterUnreachable, InvalidCredentials, the fault type) and whose
+   * cause is the VimFault or transport error (isFault and faultOf look through it).
+   */
+  private async call(method: string, self: MoRef, params: readonly Xml[], o: Opts = {}): Promise<XNode> {
+    try {
+      return await this.session.call(method, self, params, o);
+    } catch (err) {
+      throw classifyVsphereError(err, `${o.operation ?? method} ${self.value}`);
+    }
   }
 
   private async returnRef(method: string, self: MoRef, params: readonly Xml[], o: Opts): Promise<MoRef> {
     const res = await this.call(method, self, params, o);
     const r = readRef(child(res, "returnval"));
-    if (!r) throw new VsphereProtocolError(`${method}: response has no object reference`);
+    if (!r) throw classifyVsphereError(new VsphereProtocolError(`${method}: response has no object reference`), method);
     return r;
   }
 
@@ -276,7 +286,7 @@ export class VcenterClient implements VsphereClient {
   async getDvsUuid(dvs: MoRef, signal?: AbortSignal): Promise<string> {
     const [o] = await this.retrieve([{ type: dvs.type, pathSet: ["uuid"] }], [{ obj: dvs, viaView: false }], signal);
     const uuid = o?.props.get("uuid")?.text;
-    if (!uuid) throw new VsphereProtocolError(`distributed switch ${dvs.value} has no uuid`);
+    if (!uuid) throw classifyVsphereError(new VsphereProtocolError(`distributed switch ${dvs.value} has no uuid`), "read distributed switch");
     return uuid;
   }
 
@@ -361,7 +371,7 @@ export class VcenterClient implements VsphereClient {
     const byId = new Map(objs.map((o) => [o.obj.value, readTaskState(o)]));
     return tasks.map((t) => {
       const s = byId.get(t.value);
-      if (!s) throw new VimFault("ManagedObjectNotFound", `ManagedObjectNotFound: task ${t.value} no longer exists`);
+      if (!s) throw classifyVsphereError(new VimFault("ManagedObjectNotFound", `ManagedObjectNotFound: task ${t.value} no longer exists`), "read tasks");
       return s;
     });
   }
@@ -369,5 +379,6 @@ export class VcenterClient implements VsphereClient {
 
 /** InvalidPowerState whose existing state is already the one we want: the operation is done. */
 export function isAlreadyPowerState(err: unknown, state: "poweredOn" | "poweredOff"): boolean {
-  return err instanceof VimFault && err.faultType === "InvalidPowerState" && err.field("existingState") === state;
+  const f = faultOf(err);
+  return f !== undefined && f.faultType === "InvalidPowerState" && f.field("existingState") === state;
 }

@@ -169,3 +169,100 @@ describe("DR test of HR, then its cleanup (real kube-apiserver, lab, operator pr
     expect(await relStates()).toEqual(relationships.map(() => "snapmirrored"));
   }, 180_000);
 });
+
+describe("DR test of HR and Finance together (RP5 on NFS), cancellation and deletion", () => {
+  it("recovers both groups, mounting the NFS copy under its own name on every recovery host, and cleans up", async () => {
+    const protectedVms = (await vms("site1")).filter((v) => v.folder.startsWith("Protection Group 1") || v.folder.startsWith("Protection Group 2"));
+    await apply("test-both", { type: "Test", protectionGroups: ["hr", "finance"], powerOn: { concurrency: 8 } });
+    const r = await finished("test-both");
+    expect(findCondition(r.status?.conditions, "Succeeded")).toMatchObject({ status: "True" });
+    expect(r.status?.groupsSummary).toBe("finance,hr");
+    const site2 = await w.lab.control<{ vms: VmTruth[]; datastores: { name: string; type: string; mounts: { host: string; accessible: boolean }[] }[] }>("GET", "/truth/sites/site2/vcenter");
+    const rp5 = site2.datastores.find((d) => d.name === "RP5");
+    expect(rp5?.type).toBe("NFS");
+    expect(rp5?.mounts.filter((m) => m.accessible).map((m) => m.host).sort()).toEqual(["bcdr1.site2.vmbook.lab", "bcdr2.site2.vmbook.lab"]);
+    const running = site2.vms.filter((v) => v.folder.startsWith("DR/") && v.powerState === "poweredOn");
+    expect(running.map((v) => v.name).sort()).toEqual(protectedVms.map((v) => v.name).sort());
+    expect(running.filter((v) => v.datastores.includes("RP5")).length).toBeGreaterThan(0);
+
+    await apply("cleanup-both", { type: "CleanupTest", testRun: "test-both" });
+    const c = await finished("cleanup-both");
+    expect(findCondition(c.status?.conditions, "Succeeded")).toMatchObject({ status: "True", reason: "CleanedUp" });
+    const after = await w.lab.control<{ vms: VmTruth[]; datastores: { name: string; mounts: { accessible: boolean }[] }[] }>("GET", "/truth/sites/site2/vcenter");
+    expect(after.vms.filter((v) => v.folder.startsWith("DR/"))).toEqual([]);
+    expect(after.datastores.filter((d) => d.name === "RP5" && d.mounts.some((m) => m.accessible))).toEqual([]);
+    expect((await volumes("site2")).filter((v) => v.includes("_Clone_"))).toEqual([]);
+    expect(await relStates()).toEqual(relationships.map(() => "snapmirrored"));
+  }, 240_000);
+
+  it("cleans up after itself when cancelled mid-run, and ends Cancelled", async () => {
+    await apply("test-cancel", { type: "Test", protectionGroups: ["finance"], powerOn: { concurrency: 1 } });
+    await eventually(async () => ((await run("test-cancel"))?.status?.steps?.find((x) => x.name === "RegisterVms")?.state === "Succeeded" ? true : undefined), 120_000, "the test to register its VMs");
+    await w.kube.mergePatch(FailoverRunType, { namespace: ns, name: "test-cancel" }, { metadata: { annotations: { "dr.vmdr.io/cancel": "true" } } });
+    const r = await finished("test-cancel");
+    expect(findCondition(r.status?.conditions, "Succeeded")).toMatchObject({ status: "False", reason: "Cancelled" });
+    expect(r.status?.steps?.filter((x) => x.state === "Skipped").length).toBeGreaterThan(0);
+    expect(r.status?.cleanupSteps?.every((x) => x.state === "Succeeded")).toBe(true);
+    expect(r.status?.cleanedUpBy).toBe("test-cancel");
+    expect((await vms("site2")).filter((v) => v.folder.startsWith("DR/"))).toEqual([]);
+    expect((await volumes("site2")).filter((v) => v.includes("_Clone_"))).toEqual([]);
+    expect((await w.kube.get(ProtectionGroupType, { namespace: ns, name: "finance" }))?.status?.activeRun).toBeUndefined();
+  }, 240_000);
+
+  it("cleans up when a finished Test is deleted, then lets the run go", async () => {
+    await apply("test-delete", { type: "Test", protectionGroups: ["hr"] });
+    await finished("test-delete");
+    expect((await volumes("site2")).filter((v) => v.includes("_Clone_")).length).toBe(2);
+    await w.kube.delete(FailoverRunType, { namespace: ns, name: "test-delete" });
+    await eventually(async () => ((await run("test-delete")) === undefined ? true : undefined), 120_000, "the deleted Test to go");
+    expect((await vms("site2")).filter((v) => v.folder.startsWith("DR/"))).toEqual([]);
+    expect((await volumes("site2")).filter((v) => v.includes("_Clone_"))).toEqual([]);
+    expect((await w.kube.get(ProtectionGroupType, { namespace: ns, name: "hr" }))?.status?.activeRun).toBeUndefined();
+  }, 240_000);
+});
+
+describe("bad specs are refused before anything is touched", () => {
+  const untouched = async (name: string, reason: string, message: RegExp): Promise<void> => {
+    const before = await volumes("site2");
+    const r = await finished(name, 60_000);
+    const c = findCondition(r.status?.conditions, "Succeeded")!;
+    expect(c).toMatchObject({ status: "False", reason });
+    expect(c.message).toMatch(message);
+    expect(r.status?.steps).toBeUndefined();
+    expect(await volumes("site2")).toEqual(before);
+    for (const g of ["hr", "finance"]) expect((await w.kube.get(ProtectionGroupType, { namespace: ns, name: g }))?.status?.activeRun).toBeUndefined();
+  };
+  const ready = (g: string) =>
+    eventually(async () => (findCondition((await w.kube.get(ProtectionGroupType, { namespace: ns, name: g }))?.status?.conditions, "Ready")?.status === "True" ? true : undefined), 60_000, `${g} Ready`);
+
+  it("refuses an unknown group", async () => {
+    await apply("bad-unknown", { type: "Test", protectionGroups: ["payroll"] });
+    await untouched("bad-unknown", "GroupNotFound", /no ProtectionGroup payroll/);
+  });
+
+  it("refuses priority groups that depend on each other in a cycle", async () => {
+    const hr = (await w.kube.get(ProtectionGroupType, { namespace: ns, name: "hr" }))!;
+    const cyclic = { priorityGroups: [{ name: "a", priority: 1, vms: ["HR Database"], dependsOn: ["b"] }, { name: "b", priority: 2, vms: ["HR-App*"], dependsOn: ["a"] }] };
+    await w.kube.mergePatch(ProtectionGroupType, { namespace: ns, name: "hr" }, { spec: { powerOn: cyclic } });
+    await eventually(async () => ((await w.kube.get(ProtectionGroupType, { namespace: ns, name: "hr" }))?.status?.observedGeneration === (hr.metadata.generation ?? 0) + 1 ? true : undefined), 30_000, "the change seen");
+    await ready("hr");
+    await apply("bad-cycle", { type: "Test", protectionGroups: ["hr"] });
+    await untouched("bad-cycle", "InvalidSpec", /cycle: (a → b → a|b → a → b)/);
+    await w.kube.mergePatch(ProtectionGroupType, { namespace: ns, name: "hr" }, { spec: { powerOn: hr.spec.powerOn } });
+  });
+
+  it("refuses a test portgroup that does not exist at the recovery site", async () => {
+    await w.kube.mergePatch(ProtectionGroupType, { namespace: ns, name: "finance" }, { spec: { testPortgroup: "No-Such-Portgroup" } });
+    await ready("finance");
+    await eventually(async () => ((await w.kube.get(ProtectionGroupType, { namespace: ns, name: "finance" }))?.spec.testPortgroup === "No-Such-Portgroup" ? true : undefined));
+    await apply("bad-portgroup", { type: "Test", protectionGroups: ["finance"] });
+    await untouched("bad-portgroup", "InvalidSpec", /test portgroup "No-Such-Portgroup" of ProtectionGroup finance does not exist at Site site2/);
+    await w.kube.mergePatch(ProtectionGroupType, { namespace: ns, name: "finance" }, { spec: { testPortgroup: "Site2-Test-Isolated" } });
+  });
+
+  it("refuses a group that is not Ready", async () => {
+    await w.kube.create(ProtectionGroupType, group("unready", "Desktops", ["no-such-relationship"]));
+    await apply("bad-unready", { type: "Test", protectionGroups: ["unready"] });
+    await untouched("bad-unready", "GroupNotReady", /ProtectionGroup unready is not Ready/);
+  });
+});

@@ -55,8 +55,7 @@ export class RunStore implements RunHost {
   }
 
   get steps(): StepRecord[] {
-    if (this.phase === "cleanup") return (this.status.cleanupSteps ??= []);
-    return (this.status.steps ??= []);
+    return (this.phase === "cleanup" ? this.status.cleanupSteps : this.status.steps) ?? [];
   }
 
   /** Replaces the VM records (at plan time); large runs get their shards. */

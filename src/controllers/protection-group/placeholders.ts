@@ -14,7 +14,7 @@ import { isFault } from "../../vsphere/errors.js";
 import { readSearchResults } from "../../vsphere/tasks.js";
 import { refKey } from "../../vsphere/types.js";
 import type { MoRef } from "../../vsphere/types.js";
-import type { VcenterClient } from "../../vsphere/vcenter.js";
+import type { VsphereClient } from "../../vsphere/client.js";
 import { naaOfSerial } from "./datastores.js";
 import type { ShadowRecord } from "./records.js";
 
@@ -150,7 +150,7 @@ export class Placeholders {
    * Placeholders of long-gone VMs go; names and folders follow the protected VMs. Returns how long
    * until the next grace period ends (so the group is looked at again then), if any is running.
    */
-  private async tidy(ctx: ReconcileContext, i: PlaceholderInput, client: VcenterClient): Promise<number | undefined> {
+  private async tidy(ctx: ReconcileContext, i: PlaceholderInput, client: VsphereClient): Promise<number | undefined> {
     const grace = parseDuration(i.pg.spec.shadow.removalGracePeriod ?? "1h");
     let next: number | undefined;
     for (const [uuid, r] of i.records) {
@@ -182,7 +182,7 @@ export class Placeholders {
     return next;
   }
 
-  private async step(ctx: ReconcileContext, i: PlaceholderInput, client: VcenterClient, ontap: OntapClient): Promise<PlaceholderOutcome> {
+  private async step(ctx: ReconcileContext, i: PlaceholderInput, client: VsphereClient, ontap: OntapClient): Promise<PlaceholderOutcome> {
     const b = i.status.preRegistration!;
     const busy = (message: string, ms = POLL_MS): PlaceholderOutcome => ({ inSync: false, reason: "PreRegistering", message: `${b.step}: ${message}`, requeueAfterMs: ms });
     const sig = ctx.signal;
@@ -346,7 +346,7 @@ export class Placeholders {
     return undefined;
   }
 
-  private async rescan(ctx: ReconcileContext, i: PlaceholderInput, client: VcenterClient): Promise<void> {
+  private async rescan(ctx: ReconcileContext, i: PlaceholderInput, client: VsphereClient): Promise<void> {
     const compute = i.rec.compute(i.pg.spec.shadow.cluster);
     for (const h of compute?.hosts ?? []) {
       const host = i.rec.hosts.get(refKey(h));

@@ -3,8 +3,7 @@ import type { ProtectionGroup, ProtectionGroupStatus, ReplicationRelationship, S
 import type { KubeStore } from "../../kube/store.js";
 import { updateStatusIfChanged } from "../../kube/store.js";
 import type { ObjectKey } from "../../kube/types.js";
-import { OntapApiError, classify as classifyOntap } from "../../ontap/errors.js";
-import { OperatorError, PermanentError, TransientError, WaitError } from "../../runtime/errors.js";
+import { PermanentError, WaitError, asOperatorError } from "../../runtime/errors.js";
 import type { ReconcileContext, Reconciler } from "../../runtime/controller.js";
 import type { EventRecorder } from "../../runtime/events.js";
 import { done, requeueAfter } from "../../runtime/result.js";
@@ -14,8 +13,6 @@ import { InventoryIndex } from "../../sites/inventory-index.js";
 import type { SiteInventories } from "../../sites/inventories.js";
 import { jitter } from "../../util/backoff.js";
 import type { Clock } from "../../util/clock.js";
-import { VimFault, VsphereProtocolError, classifyVsphereError } from "../../vsphere/errors.js";
-import { TransportError } from "../../net/http.js";
 import { refKey } from "../../vsphere/types.js";
 import { ConditionSetter, recordTransitions } from "../shared/conditions.js";
 import { ensureFinalizer, removeFinalizer } from "../shared/finalizers.js";
@@ -88,7 +85,7 @@ export class ProtectionGroupReconciler implements Reconciler {
       if (pg.metadata.deletionTimestamp) return await this.reconcileDelete(ctx, pg, status);
       return await this.reconcileNormal(ctx, pg, status, cond);
     } catch (err) {
-      const e = err instanceof OperatorError ? err : classifyAny(err);
+      const e = asOperatorError(err);
       cond.set(ConditionType.Ready, false, e.reason, e.message);
       throw e;
     } finally {
@@ -320,12 +317,3 @@ export class ProtectionGroupReconciler implements Reconciler {
   }
 }
 
-/** vCenter faults by their vSphere class, ONTAP answers by ONTAP's, network failures as such, the rest transient. */
-function classifyAny(err: unknown): OperatorError {
-  if (err instanceof VimFault || err instanceof VsphereProtocolError) return classifyVsphereError(err, "vCenter");
-  if (err instanceof OntapApiError) return classifyOntap(err, "ONTAP");
-  if (err instanceof TransportError) {
-    return err.failure === "tls" ? new PermanentError(err.message, "TLSVerificationFailed", { cause: err }) : new TransientError(err.message, "Unreachable", { cause: err });
-  }
-  return new TransientError(err instanceof Error ? err.message : String(err), "Error", { cause: err });
-}

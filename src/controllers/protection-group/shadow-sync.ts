@@ -1,14 +1,14 @@
 import type { Logger } from "../../log/logger.js";
 import type { ProtectionGroup } from "../../api/v1alpha1/protection-group.js";
 import type { InventoryIndex } from "../../sites/inventory-index.js";
-import type { VcenterClient } from "../../vsphere/vcenter.js";
+import type { VsphereClient } from "../../vsphere/client.js";
 import type { ComputeResourceInfo, MoRef } from "../../vsphere/types.js";
 
 export interface ShadowSyncInput {
   readonly pg: ProtectionGroup;
   /** The recovery site's inventory. */
   readonly rec: InventoryIndex;
-  readonly client: VcenterClient;
+  readonly client: VsphereClient;
   /** The group's own subtree below the shadow root: the only place it creates or removes folders. */
   readonly subtree: string;
   /** Every folder path that should exist (the subtree, the mirrored tree, the members' folders). */
@@ -109,7 +109,7 @@ async function ensurePool(i: ShadowSyncInput): Promise<string | undefined> {
 export interface PoolRemovalInput {
   readonly pg: ProtectionGroup;
   readonly rec: InventoryIndex;
-  readonly client: VcenterClient;
+  readonly client: VsphereClient;
   /** status.createdPool: the pool path this group created. */
   readonly created: string;
   /** Pool paths other groups at the same recovery site use; they and their ancestors stay. */

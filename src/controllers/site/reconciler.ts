@@ -3,7 +3,8 @@ import { ConditionType, FINALIZERS, SiteType } from "../../api/v1alpha1/index.js
 import type { ProtectionGroup, ReplicationRelationship, Site, SiteStatus } from "../../api/v1alpha1/index.js";
 import type { KubeStore } from "../../kube/store.js";
 import { updateStatusIfChanged } from "../../kube/store.js";
-import { classOf, OperatorError, PermanentError, withMessage } from "../../runtime/errors.js";
+import { asOperatorError, classOf, PermanentError, withMessage } from "../../runtime/errors.js";
+import type { OperatorError } from "../../runtime/errors.js";
 import type { ReconcileContext, Reconciler } from "../../runtime/controller.js";
 import type { EventRecorder } from "../../runtime/events.js";
 import { done, requeueAfter } from "../../runtime/result.js";
@@ -11,8 +12,6 @@ import type { Result } from "../../runtime/result.js";
 import { jitter } from "../../util/backoff.js";
 import type { Clock } from "../../util/clock.js";
 import type { ObjectKey } from "../../kube/types.js";
-import { classifyVsphereError } from "../../vsphere/errors.js";
-import { classify as classifyOntap } from "../../ontap/errors.js";
 import type { SiteConnections } from "../../sites/connections.js";
 import type { SiteInventories } from "../../sites/inventories.js";
 import { ensureFinalizer, removeFinalizer } from "../shared/finalizers.js";
@@ -135,7 +134,7 @@ export class SiteReconciler implements Reconciler {
       cond.set(ConditionType.VCenterReachable, true, "Connected", `${about.fullName || `vCenter ${about.version}`}; datacenter "${dc.name}"`);
       return true;
     } catch (err) {
-      const e = err instanceof OperatorError ? err : classifyVsphereError(err, `vCenter ${site.spec.vcenter.url}`);
+      const e = asOperatorError(err);
       failures.push(e);
       cond.set(ConditionType.VCenterReachable, false, e.reason, e.message);
       logFailure(ctx.log, e, "Could not reach vCenter");
@@ -152,7 +151,7 @@ export class SiteReconciler implements Reconciler {
         const v = info.version;
         storage.push({ name: c.name, version: `${v.generation}.${v.major}.${v.minor}`, cluster: info.name });
       } catch (err) {
-        const e = err instanceof OperatorError ? err : classifyOntap(err, `ONTAP ${c.url}`);
+        const e = asOperatorError(err);
         storage.push({ name: c.name });
         problems.push(withMessage(e, `controller ${c.name}: ${e.message}`));
         logFailure(ctx.log, e, "Could not reach ONTAP");
