@@ -61,6 +61,13 @@ func (v *VCenter) isolateGlobals() {
 	}
 	om.Setting = settings
 
+	// The SNMP agent's limits carry a required enum the stock model leaves empty.
+	for _, o := range v.reg.AllReference("HostSnmpSystem") {
+		if snmp, ok := o.(*mo.HostSnmpSystem); ok && snmp.Limits.Capability == "" {
+			snmp.Limits.Capability = types.HostSnmpAgentCapabilityCOMPLETE
+		}
+	}
+
 	sm := v.reg.SessionManager()
 	if v.opts.User != "" || v.opts.Password != "" {
 		user, pass := v.opts.User, v.opts.Password
