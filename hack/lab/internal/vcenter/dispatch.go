@@ -120,6 +120,8 @@ func (v *VCenter) installHooks() {
 	add("PropertyCollector", pco, &pco.overrideBase)
 	rpo := &poolOverride{}
 	add("ResourcePool", rpo, &rpo.overrideBase)
+	sio2 := &searchOverride{}
+	add("SearchIndex", sio2, &sio2.overrideBase)
 	v.hub = &watchHub{watches: map[string]*pcWatch{}}
 	v.hub.Self = types.ManagedObjectReference{Type: overrideType, Value: "watchHub"}
 	v.reg.AddHandler(v.hub)

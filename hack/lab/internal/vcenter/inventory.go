@@ -174,6 +174,8 @@ func (v *VCenter) configureHost(ctx *simulator.Context, hi *hostInfo, hs *simula
 		hs.Config.Network.Vnic = append([]types.HostVirtualNic{vnic}, hs.Config.Network.Vnic[1:]...)
 	}
 
+	v.configureHostDNS(hi, hs)
+
 	wwpn := wwnFromString(hi.initiator)
 	sdi := &types.HostStorageDeviceInfo{
 		HostBusAdapter: []types.BaseHostHostBusAdapter{
