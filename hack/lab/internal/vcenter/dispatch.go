@@ -122,6 +122,8 @@ func (v *VCenter) installHooks() {
 	add("ResourcePool", rpo, &rpo.overrideBase)
 	sio2 := &searchOverride{}
 	add("SearchIndex", sio2, &sio2.overrideBase)
+	fmo := &fileManagerOverride{}
+	add("FileManager", fmo, &fmo.overrideBase)
 	v.hub = &watchHub{watches: map[string]*pcWatch{}}
 	v.hub.Self = types.ManagedObjectReference{Type: overrideType, Value: "watchHub"}
 	v.reg.AddHandler(v.hub)
