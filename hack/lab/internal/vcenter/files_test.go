@@ -84,4 +84,3 @@ func TestFileManagerTasksWorkOnDatastoresAndCopyFolders(t *testing.T) {
 		t.Fatalf("unknown datastore: %v", err)
 	}
 }
-
