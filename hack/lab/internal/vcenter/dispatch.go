@@ -124,6 +124,11 @@ func (v *VCenter) installHooks() {
 	add("SearchIndex", sio2, &sio2.overrideBase)
 	fmo := &fileManagerOverride{}
 	add("FileManager", fmo, &fmo.overrideBase)
+	fo2 := &fetchOverride{}
+	fo2.Self = types.ManagedObjectReference{Type: overrideType, Value: "Fetch"}
+	fo2.v = v
+	v.reg.Put(fo2)
+	v.fetchRef = fo2.Self
 	v.hub = &watchHub{watches: map[string]*pcWatch{}}
 	v.hub.Self = types.ManagedObjectReference{Type: overrideType, Value: "watchHub"}
 	v.reg.AddHandler(v.hub)
@@ -165,6 +170,11 @@ func (v *VCenter) dispatch(ctx *simulator.Context, m *simulator.Method) (mo.Refe
 	}
 	if f := v.validate(ctx, m, obj); f != nil {
 		return nil, f
+	}
+	if m.Name == "Fetch" {
+		// The simulator sends every Fetch to the PropertyCollector; the lab answers it.
+		m.This = v.fetchRef
+		return nil, nil
 	}
 	if e, ok := v.overRefs[m.This.Type]; ok && e.methods[m.Name] {
 		m.This = e.ref

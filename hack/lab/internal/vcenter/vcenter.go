@@ -97,6 +97,7 @@ type VCenter struct {
 	closed        atomic.Bool
 	wg            sync.WaitGroup
 	overRefs      map[string]overrideEntry
+	fetchRef      types.ManagedObjectReference
 }
 
 // New builds the vCenter of site from the topology: inventory, datastores from what fab presents
