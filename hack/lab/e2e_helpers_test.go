@@ -25,6 +25,7 @@ import (
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
@@ -406,6 +407,38 @@ func (s *site) rescan(hosts []*object.HostSystem) {
 		}
 		if err := ss.RescanVmfs(s.e.ctx); err != nil {
 			s.e.t.Fatalf("RescanVmfs on %s: %v", h.Name(), err)
+		}
+	}
+}
+
+// resolveCopies force-mounts, keeping their signature, the unresolved VMFS copies (replicas,
+// clones) each host found at its last rescan: the ESXi 7/8 step after a rescan.
+func (s *site) resolveCopies(hosts []*object.HostSystem) {
+	s.e.t.Helper()
+	for _, h := range hosts {
+		ss, err := h.ConfigManager().StorageSystem(s.e.ctx)
+		if err != nil {
+			s.e.t.Fatal(err)
+		}
+		vols, err := ss.QueryUnresolvedVmfsVolumes(s.e.ctx)
+		if err != nil {
+			s.e.t.Fatalf("QueryUnresolvedVmfsVolume on %s: %v", h.Name(), err)
+		}
+		var specs []types.HostUnresolvedVmfsResolutionSpec
+		for _, v := range vols {
+			specs = append(specs, types.HostUnresolvedVmfsResolutionSpec{ExtentDevicePath: []string{v.Extent[0].DevicePath}, UuidResolution: "forceMount"})
+		}
+		if len(specs) == 0 {
+			continue
+		}
+		res, err := methods.ResolveMultipleUnresolvedVmfsVolumes(s.e.ctx, s.c.Client, &types.ResolveMultipleUnresolvedVmfsVolumes{This: ss.Reference(), ResolutionSpec: specs})
+		if err != nil {
+			s.e.t.Fatalf("ResolveMultipleUnresolvedVmfsVolumes on %s: %v", h.Name(), err)
+		}
+		for _, r := range res.Returnval {
+			if r.Fault != nil {
+				s.e.t.Fatalf("force-mount of %v on %s: %s", r.Spec.ExtentDevicePath, h.Name(), r.Fault.LocalizedMessage)
+			}
 		}
 	}
 }

@@ -188,6 +188,8 @@ func TestProgramRefusesBadFlags(t *testing.T) {
 		{[]string{"--ontap-option", "NoSuchOption=1"}, 2, "no ONTAP option"},
 		{[]string{"--ontap-option", "SnapshotRetention=many"}, 2, "not an integer"},
 		{[]string{"--ontap-option", "Password=x"}, 2, "cannot be set"},
+		{[]string{"--vcenter-option", "User=x"}, 2, "no vCenter option"},
+		{[]string{"--vcenter-option", "KeepLostDevices=maybe"}, 2, "not a boolean"},
 		{[]string{"--no-such-flag"}, 2, "flag provided but not defined"},
 		{[]string{"extra-argument"}, 2, "unexpected argument"},
 		{[]string{"--log-level", "loud"}, 1, "--log-level"},

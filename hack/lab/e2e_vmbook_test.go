@@ -73,8 +73,13 @@ func failover(e *labEnv, name string) *failedOver {
 		t.Fatalf("RG1FV1_SM is %q after the break", typ)
 	}
 
-	// The rescan finds the LUN writable and mounts its VMFS under the label it has at Site 1.
+	// The rescan finds the LUN writable: an unresolved VMFS copy (its signature names Site 1's
+	// LUN), force-mounted keeping its signature, under the label it has at Site 1.
 	fo.s2.rescan(fo.bcdr)
+	if fo.s2.datastore("RP1") != nil {
+		t.Fatal("the copy was mounted by the rescan alone")
+	}
+	fo.s2.resolveCopies(fo.bcdr)
 	fo.ds = fo.s2.datastore("RP1")
 	if fo.ds == nil {
 		t.Fatal("no RP1 at Site 2 after break and rescan")
@@ -368,6 +373,7 @@ func TestFlexCloneOfTheReplicaMountsWhileReplicationContinues(t *testing.T) {
 		"igroup": map[string]any{"name": topology.Site2BCDRIgroup},
 	}).must(t, http.StatusCreated)
 	s2.rescan(bcdr)
+	s2.resolveCopies(bcdr)
 	ds := s2.datastore("RP1")
 	if ds == nil {
 		t.Fatal("no datastore from the mapped clone")

@@ -40,10 +40,12 @@ type config struct {
 	ontapJobTime      time.Duration
 	throughputMiB     int64
 	ontapOptions      []string // NAME=VALUE settings of ontap.Options fields (--ontap-option)
+	vcenterOptions    []string // NAME=VALUE settings of vcenter.Options' behaviour fields (--vcenter-option)
 	vcenterDelays     string
 	vcenterTaskTimes  string
 	guestBoot         time.Duration
 	standardPortgroup bool
+	mountByLabel      bool
 	logLevel          string
 	logOut            io.Writer // where slog writes; nil means os.Stderr
 }
@@ -79,6 +81,11 @@ func parseFlags(args []string) config {
 		c.ontapOptions = append(c.ontapOptions, s)
 		return applyOntapOptions(&ontap.Options{}, []string{s}) // reject a bad one at parse time
 	})
+	fs.Func("vcenter-option", "set a vCenter simulator option, NAME=VALUE (MountCopiesByLabel, KeepLostDevices; repeatable)", func(s string) error {
+		c.vcenterOptions = append(c.vcenterOptions, s)
+		return applyVCenterOptions(&vcenter.Options{}, []string{s})
+	})
+	fs.BoolVar(&c.mountByLabel, "mount-copies-by-label", false, "hosts mount VMFS copies under their label at a rescan (LVM.DisallowSnapshotLun=0, as in the VMbook) instead of listing them as unresolved")
 	fs.StringVar(&c.vcenterDelays, "vcenter-method-delay", "", "per-method answer delays, e.g. PowerOnVM_Task=200ms,RegisterVM_Task=100ms")
 	fs.StringVar(&c.vcenterTaskTimes, "vcenter-task-duration", "", "per-method task durations (lab clock), e.g. PowerOnVM_Task=2s")
 	fs.DurationVar(&c.guestBoot, "guest-boot", 0, "time from power-on to tools running (lab clock; 0 = 2s, negative = at once)")
@@ -187,10 +194,15 @@ func start(c config) (_ *running, err error) {
 	l := &lab{clock: clk, storage: storage, world: world, vcenters: map[string]*vcenter.VCenter{}, pki: pki, stateDir: c.stateDir}
 	r.lab = l
 	for _, s := range world.Sites {
-		vc, err := vcenter.New(s, storage, clk, vcenter.Options{
+		vcOpts := vcenter.Options{
 			User: vcenterUser, Password: vcenterPass, MethodDelays: delays, TaskDurations: taskTimes,
 			GuestBootTime: c.guestBoot, StandardPortgroups: c.standardPortgroup, Logger: logger,
-		})
+			MountCopiesByLabel: c.mountByLabel,
+		}
+		if err := applyVCenterOptions(&vcOpts, c.vcenterOptions); err != nil {
+			return nil, fmt.Errorf("--vcenter-option: %w", err)
+		}
+		vc, err := vcenter.New(s, storage, clk, vcOpts)
 		if err != nil {
 			return nil, fmt.Errorf("start vCenter %s: %w", s.ID, err)
 		}
@@ -329,11 +341,37 @@ func parseDurations(s string) (map[string]time.Duration, error) {
 	return out, nil
 }
 
+// vcenterSettable are the vcenter.Options fields --vcenter-option sets (the others have flags
+// of their own).
+var vcenterSettable = map[string]bool{"mountcopiesbylabel": true, "keeplostdevices": true}
+
+// applyVCenterOptions sets behaviour fields of vcenter.Options from NAME=VALUE strings.
+func applyVCenterOptions(o *vcenter.Options, settings []string) error {
+	for _, kv := range settings {
+		name, _, _ := strings.Cut(kv, "=")
+		if !vcenterSettable[strings.ToLower(strings.TrimSpace(name))] {
+			return fmt.Errorf("no vCenter option %q (MountCopiesByLabel, KeepLostDevices)", strings.TrimSpace(name))
+		}
+	}
+	return applyOptions(reflect.ValueOf(o).Elem(), settings, "vCenter")
+}
+
 // applyOntapOptions sets fields of o from NAME=VALUE strings (--ontap-option): booleans,
 // integers, durations ("90s") and strings, by their Go field name (case-insensitive). Version,
 // credentials and schedules have flags or fixed values of their own and are refused here.
 func applyOntapOptions(o *ontap.Options, settings []string) error {
-	rv := reflect.ValueOf(o).Elem()
+	for _, kv := range settings {
+		name, _, _ := strings.Cut(kv, "=")
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "version", "user", "password", "schedules":
+			return fmt.Errorf("option %q cannot be set with --ontap-option", strings.TrimSpace(name))
+		}
+	}
+	return applyOptions(reflect.ValueOf(o).Elem(), settings, "ONTAP")
+}
+
+// applyOptions sets struct fields by name (case-insensitive) from NAME=VALUE strings.
+func applyOptions(rv reflect.Value, settings []string, what string) error {
 	for _, kv := range settings {
 		name, val, ok := strings.Cut(kv, "=")
 		name, val = strings.TrimSpace(name), strings.TrimSpace(val)
@@ -342,11 +380,7 @@ func applyOntapOptions(o *ontap.Options, settings []string) error {
 		}
 		f := rv.FieldByNameFunc(func(n string) bool { return strings.EqualFold(n, name) })
 		if !f.IsValid() {
-			return fmt.Errorf("no ONTAP option %q", name)
-		}
-		switch strings.ToLower(name) {
-		case "version", "user", "password", "schedules":
-			return fmt.Errorf("option %q cannot be set with --ontap-option", name)
+			return fmt.Errorf("no %s option %q", what, name)
 		}
 		switch {
 		case f.Type() == reflect.TypeOf(time.Duration(0)):

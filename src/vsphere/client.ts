@@ -2,6 +2,7 @@ import type { About } from "./session.js";
 import type { TaskState } from "./tasks.js";
 import type { DatacenterInfo, InventoryObject, MoRef, TaskRef } from "./types.js";
 import type { GuestCustomization, VmDevices, VmReconfig } from "./vm-specs.js";
+import type { HostVolumeMount, ScsiLunInfo, UnresolvedVmfsVolume, VmfsResolution } from "./host-storage.js";
 
 /** The operation already had the requested effect; no task was started. */
 export const DONE = "Done" as const;
@@ -79,6 +80,39 @@ export interface VsphereClient {
   refreshStorageSystem(storageSystem: MoRef, signal?: AbortSignal): Promise<void>;
   /** Mounts an NFS export on a host; returns the datastore (the existing one when already mounted). */
   createNasDatastore(datastoreSystem: MoRef, m: NasMount, signal?: AbortSignal): Promise<MoRef>;
+  /**
+   * Block storage the ESXi 7/8 way. A replica or clone LUN is an unresolved VMFS copy after a
+   * rescan; it is mounted by resolving it (force-mount keeping its signature, or resignature).
+   * Storage is removed in the safe order, each step observed before the next: unmount the VMFS on
+   * every host, detach the device on every host, then unmap the LUN on the array.
+   */
+  /** The unresolved VMFS copies a host found at its last rescan. */
+  queryUnresolvedVmfsVolumes(storageSystem: MoRef, signal?: AbortSignal): Promise<UnresolvedVmfsVolume[]>;
+  /**
+   * Starts resolving copies on one host (ResolveMultipleUnresolvedVmfsVolumesEx_Task); read each
+   * copy's outcome with readResolutionResults. Copies that are no longer unresolved are left out;
+   * DONE when none is left.
+   */
+  resolveUnresolvedVmfsVolumes(storageSystem: MoRef, specs: readonly VmfsResolution[], signal?: AbortSignal): Promise<TaskRef | Done>;
+  /** Renames a datastore (a resignatured "snap-xxxxxxxx-RP1" back to "RP1"); DONE when it has the name. */
+  renameDatastore(datastore: MoRef, name: string, signal?: AbortSignal): Promise<TaskRef | Done>;
+  /** The file system volumes a host has, mounted or not. */
+  getHostVolumes(storageSystem: MoRef, signal?: AbortSignal): Promise<HostVolumeMount[]>;
+  /** The SCSI devices a host sees, with canonical name, uuid and operational state. */
+  getHostScsiLuns(storageSystem: MoRef, signal?: AbortSignal): Promise<ScsiLunInfo[]>;
+  /** A VMFS datastore's volume UUID (undefined for other types). */
+  getDatastoreVmfsUuid(datastore: MoRef, signal?: AbortSignal): Promise<string | undefined>;
+  /** Unmounts a VMFS volume on a host (refused with ResourceInUse while VMs are registered on it); DONE when not mounted. */
+  unmountVmfsVolume(storageSystem: MoRef, vmfsUuid: string, signal?: AbortSignal): Promise<Done>;
+  /** Mounts a VMFS volume the host unmounted; DONE when it is mounted. */
+  mountVmfsVolume(storageSystem: MoRef, vmfsUuid: string, signal?: AbortSignal): Promise<Done>;
+  /** Detaches a SCSI device (by ScsiLun.uuid) on a host; DONE when detached or no longer seen. */
+  detachScsiLun(storageSystem: MoRef, lunUuid: string, signal?: AbortSignal): Promise<Done>;
+  /** Attaches a detached SCSI device again; DONE when it is attached. */
+  attachScsiLun(storageSystem: MoRef, lunUuid: string, signal?: AbortSignal): Promise<Done>;
+  /** Unmounts an NFS datastore from one host (RemoveDatastore); DONE when it is not mounted there. */
+  removeNasDatastore(datastoreSystem: MoRef, datastore: MoRef, signal?: AbortSignal): Promise<Done>;
+
   /** Starts a search of a datastore for *.vmx files; read the result with readSearchResults. */
   searchDatastoreForVmx(browser: MoRef, datastoreName: string, signal?: AbortSignal): Promise<TaskRef>;
 

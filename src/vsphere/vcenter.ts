@@ -13,6 +13,8 @@ import type { DatacenterInfo, InventoryObject, MoRef, TaskRef } from "./types.js
 import { customizationSpec, defaultResourceSpec, readDevices, reconfigSpec } from "./vm-specs.js";
 import type { GuestCustomization, VmDevices, VmReconfig } from "./vm-specs.js";
 import { DONE } from "./client.js";
+import { readScsiLuns, readUnresolved, readVolumeMounts, resolutionSpecs } from "./host-storage.js";
+import type { HostVolumeMount, ScsiLunInfo, UnresolvedVmfsVolume, VmfsResolution } from "./host-storage.js";
 import type { Done, NasMount, OptionSetting, RegisterVmRequest, VsphereClient } from "./client.js";
 
 type Opts = { signal?: AbortSignal; operation?: string };
@@ -327,6 +329,99 @@ export class VcenterClient implements VsphereClient {
       if (!existing) throw err;
       return existing;
     }
+  }
+
+  async queryUnresolvedVmfsVolumes(storageSystem: MoRef, signal?: AbortSignal): Promise<UnresolvedVmfsVolume[]> {
+    const res = await this.call("QueryUnresolvedVmfsVolume", storageSystem, [], { signal, operation: "QueryUnresolvedVmfsVolume" });
+    return readUnresolved(childrenNamed(res, "returnval"));
+  }
+
+  async resolveUnresolvedVmfsVolumes(storageSystem: MoRef, specs: readonly VmfsResolution[], signal?: AbortSignal): Promise<TaskRef | Done> {
+    // Observe first: resolving a copy that is already mounted would only fail inside the task.
+    const pending = new Set((await this.queryUnresolvedVmfsVolumes(storageSystem, signal)).flatMap((v) => v.extents.map((e) => e.devicePath)));
+    const todo = specs.filter((s) => pending.has(s.devicePath));
+    if (todo.length === 0) return DONE;
+    return this.task("ResolveMultipleUnresolvedVmfsVolumesEx_Task", storageSystem, [resolutionSpecs(todo)], { signal, operation: "ResolveUnresolvedVmfsVolumes" });
+  }
+
+  async renameDatastore(datastore: MoRef, name: string, signal?: AbortSignal): Promise<TaskRef | Done> {
+    const [o] = await this.retrieve([{ type: "Datastore", pathSet: ["name"] }], [{ obj: datastore, viaView: false }], signal);
+    if (o?.props.get("name")?.text === name) return DONE;
+    return this.task("Rename_Task", datastore, [text("newName", name)], { signal, operation: "RenameDatastore" });
+  }
+
+  async getHostVolumes(storageSystem: MoRef, signal?: AbortSignal): Promise<HostVolumeMount[]> {
+    const [o] = await this.retrieve([{ type: "HostStorageSystem", pathSet: ["fileSystemVolumeInfo.mountInfo"] }], [{ obj: storageSystem, viaView: false }], signal);
+    return readVolumeMounts(o?.props.get("fileSystemVolumeInfo.mountInfo"));
+  }
+
+  async getHostScsiLuns(storageSystem: MoRef, signal?: AbortSignal): Promise<ScsiLunInfo[]> {
+    const [o] = await this.retrieve([{ type: "HostStorageSystem", pathSet: ["storageDeviceInfo.scsiLun"] }], [{ obj: storageSystem, viaView: false }], signal);
+    return readScsiLuns(o?.props.get("storageDeviceInfo.scsiLun"));
+  }
+
+  async getDatastoreVmfsUuid(datastore: MoRef, signal?: AbortSignal): Promise<string | undefined> {
+    const [o] = await this.retrieve([{ type: "Datastore", pathSet: ["info"] }], [{ obj: datastore, viaView: false }], signal);
+    return textAt(o?.props.get("info"), "vmfs.uuid");
+  }
+
+  async unmountVmfsVolume(storageSystem: MoRef, vmfsUuid: string, signal?: AbortSignal): Promise<Done> {
+    const mounted = async (): Promise<boolean> => (await this.getHostVolumes(storageSystem, signal)).some((v) => v.vmfsUuid === vmfsUuid && v.mounted);
+    if (!(await mounted())) return DONE;
+    try {
+      await this.call("UnmountVmfsVolume", storageSystem, [text("vmfsUuid", vmfsUuid)], { signal, operation: "UnmountVmfsVolume" });
+    } catch (err) {
+      // Already unmounted (a repeat) is done; inaccessible or in use is the caller's to handle.
+      if (!isFault(err, "InvalidState", "NotFound") || (await mounted())) throw err;
+    }
+    return DONE;
+  }
+
+  async mountVmfsVolume(storageSystem: MoRef, vmfsUuid: string, signal?: AbortSignal): Promise<Done> {
+    const mounted = async (): Promise<boolean> => (await this.getHostVolumes(storageSystem, signal)).some((v) => v.vmfsUuid === vmfsUuid && v.mounted);
+    if (await mounted()) return DONE;
+    try {
+      await this.call("MountVmfsVolume", storageSystem, [text("vmfsUuid", vmfsUuid)], { signal, operation: "MountVmfsVolume" });
+    } catch (err) {
+      if (!isFault(err, "InvalidState") || !(await mounted())) throw err;
+    }
+    return DONE;
+  }
+
+  async detachScsiLun(storageSystem: MoRef, lunUuid: string, signal?: AbortSignal): Promise<Done> {
+    const state = async (): Promise<readonly string[] | undefined> => (await this.getHostScsiLuns(storageSystem, signal)).find((l) => l.uuid === lunUuid)?.operationalState;
+    const before = await state();
+    if (!before || before.includes("off")) return DONE;
+    try {
+      await this.call("DetachScsiLun", storageSystem, [text("lunUuid", lunUuid)], { signal, operation: "DetachScsiLun" });
+    } catch (err) {
+      const now = await state();
+      if (!isFault(err, "InvalidState", "NotFound") || (now && !now.includes("off"))) throw err;
+    }
+    return DONE;
+  }
+
+  async attachScsiLun(storageSystem: MoRef, lunUuid: string, signal?: AbortSignal): Promise<Done> {
+    const state = async (): Promise<readonly string[] | undefined> => (await this.getHostScsiLuns(storageSystem, signal)).find((l) => l.uuid === lunUuid)?.operationalState;
+    const before = await state();
+    if (before && !before.includes("off")) return DONE;
+    try {
+      await this.call("AttachScsiLun", storageSystem, [text("lunUuid", lunUuid)], { signal, operation: "AttachScsiLun" });
+    } catch (err) {
+      const now = await state();
+      if (!isFault(err, "InvalidState") || !now || now.includes("off")) throw err;
+    }
+    return DONE;
+  }
+
+  async removeNasDatastore(datastoreSystem: MoRef, datastore: MoRef, signal?: AbortSignal): Promise<Done> {
+    try {
+      await this.call("RemoveDatastore", datastoreSystem, [ref("datastore", datastore)], { signal, operation: "RemoveDatastore" });
+    } catch (err) {
+      // Not mounted on this host, or gone altogether: nothing to remove.
+      if (!isFault(err, "NotFound", "ManagedObjectNotFound")) throw err;
+    }
+    return DONE;
   }
 
   searchDatastoreForVmx(browser: MoRef, datastoreName: string, signal?: AbortSignal): Promise<TaskRef> {

@@ -9,6 +9,7 @@ import { classifyVsphereError, faultOf, isFault, VimFault } from "../../src/vsph
 import { TransportError } from "../../src/net/http.js";
 import { SessionCache, VsphereSession } from "../../src/vsphere/session.js";
 import { readSearchResults, resultRef } from "../../src/vsphere/tasks.js";
+import { readResolutionResults } from "../../src/vsphere/host-storage.js";
 import type { TaskState } from "../../src/vsphere/tasks.js";
 import { DONE } from "../../src/vsphere/client.js";
 import type { VcenterClient } from "../../src/vsphere/vcenter.js";
@@ -138,6 +139,17 @@ describe("VsphereClient against the lab's vCenter", () => {
         await client.rescanAllHba(h.storageSystem!);
         await client.rescanVmfs(h.storageSystem!);
       }
+      // ESXi 7/8: the broken-off replica is an unresolved VMFS copy until it is force-mounted.
+      expect(byKind(await client.readInventory(dc.ref), "Datastore").some((d) => d.name === "RP1")).toBe(false);
+      for (const h of bcdrHosts) {
+        const copies = await client.queryUnresolvedVmfsVolumes(h.storageSystem!);
+        const rp1Copy = copies.find((c) => c.label === "RP1")!;
+        expect(rp1Copy.resolvable).toBe(true);
+        const t = await client.resolveUnresolvedVmfsVolumes(h.storageSystem!, [{ devicePath: rp1Copy.extents[0]!.devicePath, mode: "forceMount" }]);
+        const results = readResolutionResults((await finish(client, t))!);
+        expect(results).toEqual([expect.objectContaining({ vmfsUuid: rp1Copy.vmfsUuid, error: undefined })]);
+        expect(await client.resolveUnresolvedVmfsVolumes(h.storageSystem!, [{ devicePath: rp1Copy.extents[0]!.devicePath, mode: "forceMount" }])).toBe(DONE);
+      }
       objs = await client.readInventory(dc.ref);
       const rp1 = byKind(objs, "Datastore").find((d: DatastoreInfo) => d.name === "RP1")!;
       expect(rp1).toBeDefined();
@@ -186,6 +198,91 @@ describe("VsphereClient against the lab's vCenter", () => {
       expect(await client.powerOn(vm)).toBe(DONE);
     } finally {
       ontap.close();
+      await session.close();
+    }
+  });
+
+  it("presents a clone resignatured and renamed back, then removes it in the safe order: unmount, detach, unmap, delete", async () => {
+    const ontapSite = lab.site("site2").ontap;
+    const ontap: OntapClient = createOntapClient({ url: ontapSite.url, username: ontapSite.username, password: ontapSite.password, tls: { caBundle: lab.caPem() } }, { log: pino({ level: "silent" }) });
+    const { session, client } = await vcenterClient(lab, "site2");
+    const sig = () => AbortSignal.timeout(30_000);
+    const job = async (r: Awaited<ReturnType<OntapClient["deleteClone"]>>) => {
+      if (isJobRef(r)) await eventually(async () => ((await ontap.getJob(r, sig())).state === "success" ? true : undefined));
+    };
+    try {
+      const vol = { svm: "svm2", name: "vmdr_test_RG1FV2_SM" };
+      const snap = (await ontap.findNewestSnapMirrorSnapshot({ svm: "svm2", name: "RG1FV2_SM" }, sig()))!;
+      await job(await ontap.createFlexClone({ ...vol, parentVolume: "RG1FV2_SM", parentSnapshot: snap.name }, sig()));
+      const [lun] = await ontap.listLuns(vol, sig());
+      await ontap.mapLun({ svm: "svm2", igroup: "site2_bcdr", lun: lun!.name }, sig());
+      const naa = `naa.600a0980${Buffer.from(lun!.serialNumber).toString("hex")}`;
+      const dc = (await client.findDatacenter("Site 2"))!;
+      const hosts = byKind(await client.readInventory(dc.ref), "HostSystem").filter((h: HostInfo) => h.name.startsWith("bcdr"));
+      for (const h of hosts) await client.rescanAllHba(h.storageSystem!);
+
+      // Resignature on one host: every host that sees the LUN mounts the snap- datastore.
+      const [copy] = (await client.queryUnresolvedVmfsVolumes(hosts[0]!.storageSystem!)).filter((c) => c.extents[0]?.device === naa);
+      expect(copy?.label).toBe("RP2");
+      const resolved = readResolutionResults((await finish(client, await client.resolveUnresolvedVmfsVolumes(hosts[0]!.storageSystem!, [{ devicePath: copy!.extents[0]!.devicePath, mode: "resignature" }])))!);
+      expect(resolved[0]?.error).toBeUndefined();
+      expect(resolved[0]?.label).toMatch(/^snap-[0-9a-f]{8}-RP2$/);
+      const newUuid = resolved[0]!.vmfsUuid!;
+      expect(newUuid).not.toBe(copy!.vmfsUuid);
+      let ds = byKind(await client.readInventory(dc.ref), "Datastore").find((d) => d.vmfsExtents.includes(naa))!;
+      expect(ds.hosts.filter((m) => m.mounted && m.accessible)).toHaveLength(2);
+      expect(ds.url).toBe(`ds:///vmfs/volumes/${newUuid}/`);
+      expect(await client.getDatastoreVmfsUuid(ds.ref)).toBe(newUuid);
+      expect((await finish(client, await client.renameDatastore(ds.ref, "RP2")))?.state).toBe("success");
+      expect(await client.renameDatastore(ds.ref, "RP2")).toBe(DONE);
+
+      // Unmount on every host (a repeat is done), detach on every host, then unmap and delete.
+      for (const h of hosts) {
+        expect(await client.unmountVmfsVolume(h.storageSystem!, newUuid)).toBe(DONE);
+        expect(await client.unmountVmfsVolume(h.storageSystem!, newUuid)).toBe(DONE);
+        expect((await client.getHostVolumes(h.storageSystem!)).find((v) => v.vmfsUuid === newUuid)?.mounted).toBe(false);
+      }
+      ds = byKind(await client.readInventory(dc.ref), "Datastore").find((d) => d.vmfsExtents.includes(naa))!;
+      expect(ds.accessible).toBe(false);
+      const lunUuid = (await client.getHostScsiLuns(hosts[0]!.storageSystem!)).find((l) => l.canonicalName === naa)!.uuid;
+      for (const h of hosts) {
+        expect(await client.detachScsiLun(h.storageSystem!, lunUuid)).toBe(DONE);
+        expect(await client.detachScsiLun(h.storageSystem!, lunUuid)).toBe(DONE);
+        expect((await client.getHostScsiLuns(h.storageSystem!)).find((l) => l.uuid === lunUuid)?.operationalState).toEqual(["off"]);
+      }
+      expect(await client.attachScsiLun(hosts[1]!.storageSystem!, lunUuid)).toBe(DONE);
+      expect(await client.attachScsiLun(hosts[1]!.storageSystem!, lunUuid)).toBe(DONE);
+      expect(await client.detachScsiLun(hosts[1]!.storageSystem!, lunUuid)).toBe(DONE);
+      for (const m of (await ontap.listLuns(vol, sig()))[0]!.maps) await ontap.unmapLun(lun!.uuid, m.igroupUuid, sig());
+      await job(await ontap.deleteClone(vol, sig()));
+      await job(await ontap.deleteClone(vol, sig()));
+      for (const h of hosts) await client.rescanAllHba(h.storageSystem!);
+      expect(byKind(await client.readInventory(dc.ref), "Datastore").some((d) => d.vmfsExtents.includes(naa))).toBe(false);
+      const truth = await lab.control<{ storageFaults: unknown[] }>("GET", "/truth/sites/site2/vcenter");
+      expect(truth.storageFaults).toEqual([]);
+    } finally {
+      ontap.close();
+      await session.close();
+    }
+  });
+
+  it("unmounts an NFS datastore from a host, and refuses while VMs of that host are on it", async () => {
+    const { session, client } = await vcenterClient(lab, "site1");
+    try {
+      const dc = (await client.findDatacenter("Site 1"))!;
+      const objs = await client.readInventory(dc.ref);
+      const rp5 = byKind(objs, "Datastore").find((d) => d.name === "RP5")!;
+      const hosts = byKind(objs, "HostSystem");
+      const vms = byKind(objs, "VirtualMachine").filter((v) => v.datastores.some((d) => d.value === rp5.ref.value));
+      const busy = hosts.find((h) => vms.some((v) => v.host?.value === h.ref.value))!;
+      const idle = hosts.find((h) => !vms.some((v) => v.host?.value === h.ref.value))!;
+      await expect(client.removeNasDatastore(busy.datastoreSystem!, rp5.ref)).rejects.toMatchObject({ faultType: "ResourceInUse" });
+      expect(await client.removeNasDatastore(idle.datastoreSystem!, rp5.ref)).toBe(DONE);
+      expect(await client.removeNasDatastore(idle.datastoreSystem!, rp5.ref)).toBe(DONE);
+      const after = byKind(await client.readInventory(dc.ref), "Datastore").find((d) => d.name === "RP5")!;
+      expect(after.hosts.map((m) => m.host.value)).not.toContain(idle.ref.value);
+      await client.createNasDatastore(idle.datastoreSystem!, { name: "RP5", remoteHost: rp5.nas!.remoteHost, remotePath: rp5.nas!.remotePath });
+    } finally {
       await session.close();
     }
   });

@@ -232,6 +232,7 @@ export class Placeholders {
         }
         if (missing.length > 0) {
           await this.rescan(ctx, i, client); // a rescan is cheap; a host may have missed the first
+          await this.resolveClones(ctx, i, client, await this.cloneDevices(i, ontap, dests, sig));
           return busy(`waiting for ${missing.join(", ")} to appear`);
         }
         b.step = "Search";
@@ -322,7 +323,11 @@ export class Placeholders {
           const name = cloneName(i.pg, d.volume);
           const vol = await ontap.getVolume({ svm: d.svm, name }, sig);
           if (!vol) continue;
-          for (const lun of await ontap.listLuns({ svm: d.svm, name }, sig)) for (const m of lun.maps) await ontap.unmapLun(lun.uuid, m.igroupUuid, sig);
+          const luns = await ontap.listLuns({ svm: d.svm, name }, sig);
+          // The safe order: unmount the VMFS, detach the device, on every host, before the LUN goes.
+          const releasing = await this.releaseDevices(ctx, i, client, new Set(luns.map((l) => naaOfSerial(l.serialNumber))));
+          if (releasing) return busy(releasing);
+          for (const lun of luns) for (const m of lun.maps) await ontap.unmapLun(lun.uuid, m.igroupUuid, sig);
           const ref = await ontap.deleteClone({ svm: d.svm, name }, sig);
           if (isJobRef(ref)) b.job = ref.uuid;
           return busy(`removing ${name}`);
@@ -343,6 +348,69 @@ export class Placeholders {
       if (p.owner?.value !== compute?.ref.value) continue;
       if (i.rec.poolPath(p.ref) === want) return p.ref;
     }
+    return undefined;
+  }
+
+  /** The NAA devices of the batch's clone LUNs. */
+  private async cloneDevices(i: PlaceholderInput, ontap: OntapClient, dests: readonly { svm: string; volume: string }[], sig: AbortSignal): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const d of dests) for (const lun of await ontap.listLuns({ svm: d.svm, name: cloneName(i.pg, d.volume) }, sig)) out.add(naaOfSerial(lun.serialNumber));
+    return out;
+  }
+
+  /** Storage systems of the recovery cluster's hosts. */
+  private storageSystems(i: PlaceholderInput): MoRef[] {
+    const compute = i.rec.compute(i.pg.spec.shadow.cluster);
+    return (compute?.hosts ?? []).map((h) => i.rec.hosts.get(refKey(h))?.storageSystem).filter((s): s is MoRef => s !== undefined);
+  }
+
+  /**
+   * ESXi 7/8 see a clone's VMFS as an unresolved copy (its signature names the replica's source
+   * LUN): force-mount it, keeping the signature the placeholders' registrations rely on, on every
+   * recovery host. The next pass observes the datastores.
+   */
+  private async resolveClones(ctx: ReconcileContext, i: PlaceholderInput, client: VsphereClient, devices: ReadonlySet<string>): Promise<void> {
+    for (const ss of this.storageSystems(i)) {
+      const copies = await client.queryUnresolvedVmfsVolumes(ss, ctx.signal);
+      const specs = copies.flatMap((c) => c.extents).filter((e) => devices.has(e.device)).map((e) => ({ devicePath: e.devicePath, mode: "forceMount" as const }));
+      if (specs.length > 0) await client.resolveUnresolvedVmfsVolumes(ss, specs, ctx.signal);
+    }
+  }
+
+  /**
+   * One step of releasing devices before their LUNs are unmapped: unmount their VMFS volumes on
+   * every host, then (once observed) detach them. Returns what it is doing, or undefined when
+   * nothing is left to do. A host where placeholders are registered on the volume refuses the
+   * unmount (ResourceInUse): there the volume stays until the LUN goes, and the placeholders turn
+   * inaccessible, which is what pre-registration keeps them as (VMbook ch. 11).
+   */
+  private async releaseDevices(ctx: ReconcileContext, i: PlaceholderInput, client: VsphereClient, devices: ReadonlySet<string>): Promise<string | undefined> {
+    const pinned = new Set<string>();
+    let unmounted = 0;
+    for (const ss of this.storageSystems(i)) {
+      for (const v of await client.getHostVolumes(ss, ctx.signal)) {
+        if (!v.mounted || !v.vmfsUuid || !v.extents.some((e) => devices.has(e))) continue;
+        try {
+          await client.unmountVmfsVolume(ss, v.vmfsUuid, ctx.signal);
+          unmounted++;
+        } catch (err) {
+          if (!isFault(err, "ResourceInUse", "InvalidState")) throw err;
+          pinned.add(refKey(ss));
+        }
+      }
+    }
+    if (unmounted > 0) return `unmounted ${unmounted} volume(s) of the clones`;
+    let detached = 0;
+    for (const ss of this.storageSystems(i)) {
+      if (pinned.has(refKey(ss))) continue;
+      for (const l of await client.getHostScsiLuns(ss, ctx.signal)) {
+        if (!devices.has(l.canonicalName) || l.operationalState.includes("off")) continue;
+        await client.detachScsiLun(ss, l.uuid, ctx.signal);
+        detached++;
+      }
+    }
+    if (detached > 0) return `detached ${detached} device(s) of the clones`;
+    if (pinned.size > 0) ctx.log.info({ hosts: pinned.size }, "Placeholders keep the clones' volumes mounted on some hosts; they turn inaccessible as the clones go");
     return undefined;
   }
 

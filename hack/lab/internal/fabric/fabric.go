@@ -65,12 +65,14 @@ type Fabric interface {
 // header on the LUN.
 const HeaderFile = ".vmfs-header.json"
 
-// Header is what a VMFS header records: the label the datastore was created with and its UUID.
-// A datastore discovered on a replicated or cloned LUN keeps this label (the VMbook's hosts run
-// with LVM.DisallowSnapshotLun=0 and LVM.EnableResignature=0).
+// Header is what a VMFS header records: the label the datastore was created with, its UUID, and
+// the device it was written on (its signature). On any other device (a replica, a clone) the
+// volume is a copy: ESXi lists it as unresolved until it is force-mounted or resignatured. A
+// header without a device matches any device.
 type Header struct {
-	Label string `json:"label"`
-	UUID  string `json:"uuid"`
+	Label  string `json:"label"`
+	UUID   string `json:"uuid"`
+	Device string `json:"device,omitempty"` // canonical name (naa.…) of the LUN it was formatted on
 }
 
 // WriteHeader formats a LUN directory: it creates dir and writes its VMFS header.

@@ -429,3 +429,21 @@ func TestSVMTunneling(t *testing.T) {
 		t.Fatalf("tunneled create: %d", s)
 	}
 }
+
+// The NetApp SDK's resource.delete() sends {} as the body of every DELETE; ONTAP accepts it. A
+// body with members is still refused.
+func TestDeleteAcceptsAnEmptyJSONObjectAsBody(t *testing.T) {
+	e := newEnv(t, Options{})
+	s := topology.Site2
+	lun := e.do(s, "GET", "/api/storage/luns?location.volume.name=LP1FV1&fields=lun_maps", nil).must(t, 200).records()[0]
+	ig := e.do(s, "GET", "/api/protocols/san/igroups?name=site2_dev", nil).must(t, 200).records()[0]
+	mapPath := "/api/protocols/san/lun-maps/" + str(lun, "uuid") + "/" + str(ig, "uuid")
+	if r := e.do(s, "DELETE", mapPath, map[string]any{"force": true}); r.errCode() != "262198" {
+		t.Fatalf("DELETE with a body that has members: %s", r.raw)
+	}
+	e.do(s, "DELETE", mapPath, " { } ").must(t, 200)
+	e.do(s, "GET", mapPath, nil).must(t, 404)
+	id := e.volumeUUID(s, "DEVFV2")
+	e.jobOK(s, "DELETE", "/api/storage/volumes/"+id, map[string]any{})
+	e.do(s, "GET", "/api/storage/volumes/"+id, nil).must(t, 404)
+}

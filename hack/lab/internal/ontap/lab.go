@@ -257,11 +257,15 @@ func (l *Lab) newCluster(s topology.Site, root string) (*Cluster, error) {
 			v.pendingMaps[tv.LUN.Name] = pendingLUN{id: tv.LUN.ID, igroups: tv.LUN.MapsTo}
 			continue
 		}
-		hdr := fabric.Header{Label: tv.Datastore, UUID: topology.UUIDFor("vmfs", s.ID+"/"+tv.Name)}
-		if err := fabric.WriteHeader(filepath.Join(v.dir, tv.LUN.Name), hdr); err != nil {
+		if err := os.MkdirAll(filepath.Join(v.dir, tv.LUN.Name), 0o755); err != nil {
 			return nil, err
 		}
 		ln := c.addLUN(v, tv.LUN.Name, v.size, "vmware", "", now)
+		// Formatted on this LUN: the VMFS signature names its device.
+		hdr := fabric.Header{Label: tv.Datastore, UUID: topology.UUIDFor("vmfs", s.ID+"/"+tv.Name), Device: fabric.NAAFromSerial(ln.serial)}
+		if err := fabric.WriteHeader(filepath.Join(v.dir, tv.LUN.Name), hdr); err != nil {
+			return nil, err
+		}
 		for _, ig := range tv.LUN.MapsTo {
 			if g := c.igroupByName(ig); g != nil {
 				c.maps = append(c.maps, &lunMap{lun: ln, ig: g, id: tv.LUN.ID})

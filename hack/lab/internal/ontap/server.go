@@ -216,6 +216,10 @@ func (rc *reqCtx) readBody() *apiError {
 		return errBadRequest(CodeInvalidJSON, "", "The request body is too large.")
 	}
 	empty := len(strings.TrimSpace(string(b))) == 0
+	if rc.r.Method == http.MethodDelete && !empty && emptyObject(b) {
+		// The NetApp SDK (netapp-ontap) sends {} with every DELETE, and ONTAP accepts it.
+		empty = true
+	}
 	switch rc.r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodDelete:
 		if !empty {
@@ -242,6 +246,12 @@ func (rc *reqCtx) readBody() *apiError {
 	}
 	rc.body = obj
 	return nil
+}
+
+// emptyObject reports whether b is a JSON object without members ({}, with any white space).
+func emptyObject(b []byte) bool {
+	var m map[string]json.RawMessage
+	return json.Unmarshal(b, &m) == nil && m != nil && len(m) == 0
 }
 
 func jsonErrText(err error) string {

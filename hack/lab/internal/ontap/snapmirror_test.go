@@ -257,9 +257,10 @@ func TestDeleteAndRelease(t *testing.T) {
 	}
 	// destination_only leaves the source entry until a source_info_only release.
 	id2 := str(e.rel(s2, smPath), "uuid")
-	e.jobOK(s2, "DELETE", "/api/snapmirror/relationships/"+id2+"?destination_only=true", nil)
+	// With the {} body the NetApp SDK sends on every DELETE.
+	e.jobOK(s2, "DELETE", "/api/snapmirror/relationships/"+id2+"?destination_only=true", map[string]any{})
 	e.do(s1, "GET", "/api/snapmirror/relationships/"+id2+"?list_destinations_only=true", nil).must(t, 200)
-	e.jobOK(s1, "DELETE", "/api/snapmirror/relationships/"+id2+"?source_info_only=true", nil)
+	e.jobOK(s1, "DELETE", "/api/snapmirror/relationships/"+id2+"?source_info_only=true", map[string]any{})
 	e.do(s1, "GET", "/api/snapmirror/relationships/"+id2+"?list_destinations_only=true", nil).must(t, 404)
 	if n := len(e.do(s1, "GET", "/api/storage/volumes/"+e.volumeUUID(s1, "RG1FV1")+"/snapshots", nil).must(t, 200).records()); n == 0 {
 		t.Fatalf("source_info_only removed the snapshots")

@@ -61,6 +61,13 @@ func (v *VCenter) isolateGlobals() {
 	}
 	om.Setting = settings
 
+	// The SNMP agent's limits carry a required enum the stock model leaves empty.
+	for _, o := range v.reg.AllReference("HostSnmpSystem") {
+		if snmp, ok := o.(*mo.HostSnmpSystem); ok && snmp.Limits.Capability == "" {
+			snmp.Limits.Capability = types.HostSnmpAgentCapabilityCOMPLETE
+		}
+	}
+
 	sm := v.reg.SessionManager()
 	if v.opts.User != "" || v.opts.Password != "" {
 		user, pass := v.opts.User, v.opts.Password
@@ -113,6 +120,15 @@ func (v *VCenter) installHooks() {
 	add("PropertyCollector", pco, &pco.overrideBase)
 	rpo := &poolOverride{}
 	add("ResourcePool", rpo, &rpo.overrideBase)
+	sio2 := &searchOverride{}
+	add("SearchIndex", sio2, &sio2.overrideBase)
+	fmo := &fileManagerOverride{}
+	add("FileManager", fmo, &fmo.overrideBase)
+	fo2 := &fetchOverride{}
+	fo2.Self = types.ManagedObjectReference{Type: overrideType, Value: "Fetch"}
+	fo2.v = v
+	v.reg.Put(fo2)
+	v.fetchRef = fo2.Self
 	v.hub = &watchHub{watches: map[string]*pcWatch{}}
 	v.hub.Self = types.ManagedObjectReference{Type: overrideType, Value: "watchHub"}
 	v.reg.AddHandler(v.hub)
@@ -154,6 +170,11 @@ func (v *VCenter) dispatch(ctx *simulator.Context, m *simulator.Method) (mo.Refe
 	}
 	if f := v.validate(ctx, m, obj); f != nil {
 		return nil, f
+	}
+	if m.Name == "Fetch" {
+		// The simulator sends every Fetch to the PropertyCollector; the lab answers it.
+		m.This = v.fetchRef
+		return nil, nil
 	}
 	if e, ok := v.overRefs[m.This.Type]; ok && e.methods[m.Name] {
 		m.This = e.ref

@@ -23,6 +23,7 @@ import (
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
@@ -124,7 +125,7 @@ func newStaticFabric(t testing.TB, w topology.World) *staticFabric {
 					t.Fatal(err)
 				}
 				if d.Writable {
-					if err := fabric.WriteHeader(d.Dir, fabric.Header{Label: vol.Datastore, UUID: topology.UUIDFor("vmfs", s.ID+"/"+vol.Name)}); err != nil {
+					if err := fabric.WriteHeader(d.Dir, fabric.Header{Label: vol.Datastore, UUID: topology.UUIDFor("vmfs", s.ID+"/"+vol.Name), Device: d.NAA}); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -309,4 +310,32 @@ func clientFromSOAP(ctx context.Context, sc *soap.Client, u *url.URL) (*govmomi.
 		return nil, err
 	}
 	return c, nil
+}
+
+// resolveCopies resolves every unresolved VMFS copy a host found ("forceMount" or "resignature")
+// and returns the results.
+func resolveCopies(t testing.TB, c *govmomi.Client, ss *object.HostStorageSystem, mode string) []types.HostUnresolvedVmfsResolutionResult {
+	t.Helper()
+	ctx := context.Background()
+	vols, err := ss.QueryUnresolvedVmfsVolumes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vols) == 0 {
+		t.Fatal("no unresolved VMFS copies")
+	}
+	var specs []types.HostUnresolvedVmfsResolutionSpec
+	for _, v := range vols {
+		specs = append(specs, types.HostUnresolvedVmfsResolutionSpec{ExtentDevicePath: []string{v.Extent[0].DevicePath}, UuidResolution: mode})
+	}
+	res, err := methods.ResolveMultipleUnresolvedVmfsVolumes(ctx, c.Client, &types.ResolveMultipleUnresolvedVmfsVolumes{This: ss.Reference(), ResolutionSpec: specs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Returnval {
+		if r.Fault != nil {
+			t.Fatalf("resolving %v: %s", r.Spec.ExtentDevicePath, r.Fault.LocalizedMessage)
+		}
+	}
+	return res.Returnval
 }

@@ -54,12 +54,6 @@ func (o *storageOverride) RefreshStorageSystem(ctx *simulator.Context, req *type
 	return &methods.RefreshStorageSystemBody{Res: new(types.RefreshStorageSystemResponse), Fault_: o.rescan(ctx, req.This)}
 }
 
-// QueryUnresolvedVmfsVolume reports no unresolved volumes: the lab's hosts mount snapshot LUNs
-// (LVM.DisallowSnapshotLun=0).
-func (o *storageOverride) QueryUnresolvedVmfsVolume(ctx *simulator.Context, req *types.QueryUnresolvedVmfsVolume) soap.HasFault {
-	return &methods.QueryUnresolvedVmfsVolumeBody{Res: new(types.QueryUnresolvedVmfsVolumeResponse)}
-}
-
 // dssOverride handles HostDatastoreSystem methods.
 type dssOverride struct{ overrideBase }
 
@@ -140,9 +134,4 @@ func (o *dssOverride) RemoveDatastore(ctx *simulator.Context, req *types.RemoveD
 	v.unmount(c, s, h)
 	body.Res = new(types.RemoveDatastoreResponse)
 	return body
-}
-
-// QueryUnresolvedVmfsVolumes reports no unresolved volumes (see QueryUnresolvedVmfsVolume).
-func (o *dssOverride) QueryUnresolvedVmfsVolumes(ctx *simulator.Context, req *types.QueryUnresolvedVmfsVolumes) soap.HasFault {
-	return &methods.QueryUnresolvedVmfsVolumesBody{Res: new(types.QueryUnresolvedVmfsVolumesResponse)}
 }

@@ -161,7 +161,7 @@ func (v *VCenter) buildCompute(ctx *simulator.Context) error {
 }
 
 // configureHost gives a host its management IP, its own storage device list with a Fibre Channel
-// HBA whose WWPN is the topology's initiator, and the VMbook's LVM advanced settings.
+// HBA whose WWPN is the topology's initiator, and the advanced settings the storage model reads.
 func (v *VCenter) configureHost(ctx *simulator.Context, hi *hostInfo, hs *simulator.HostSystem) {
 	if hs.Config != nil && hs.Config.Network != nil && len(hs.Config.Network.Vnic) > 0 {
 		vnic := hs.Config.Network.Vnic[0]
@@ -173,6 +173,8 @@ func (v *VCenter) configureHost(ctx *simulator.Context, hi *hostInfo, hs *simula
 		}
 		hs.Config.Network.Vnic = append([]types.HostVirtualNic{vnic}, hs.Config.Network.Vnic[1:]...)
 	}
+
+	v.configureHostDNS(hi, hs)
 
 	wwpn := wwnFromString(hi.initiator)
 	sdi := &types.HostStorageDeviceInfo{
@@ -204,9 +206,17 @@ func (v *VCenter) configureHost(ctx *simulator.Context, hi *hostInfo, hs *simula
 	}
 
 	om := v.reg.Get(hi.options).(*simulator.OptionManager)
+	disallow, autoremove := int64(1), int64(1)
+	if v.opts.MountCopiesByLabel {
+		disallow = 0
+	}
+	if v.opts.KeepLostDevices {
+		autoremove = 0
+	}
 	om.UpdateOptions(&types.UpdateOptions{ChangedValue: []types.BaseOptionValue{
-		&types.OptionValue{Key: "LVM.DisallowSnapshotLun", Value: int64(0)},
+		&types.OptionValue{Key: "LVM.DisallowSnapshotLun", Value: disallow},
 		&types.OptionValue{Key: "LVM.EnableResignature", Value: int64(0)},
+		&types.OptionValue{Key: "Disk.AutoremoveOnPDL", Value: autoremove},
 	}})
 }
 

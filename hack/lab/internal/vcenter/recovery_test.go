@@ -22,7 +22,8 @@ import (
 // "moved or copied" question, are re-networked, and go inaccessible when the LUN goes read-only.
 func TestRecoveryProcedure(t *testing.T) {
 	ctx := context.Background()
-	l := newLab(t, topology.DefaultOptions(), Options{GuestBootTime: 30 * time.Second})
+	// The VMbook's procedure: its hosts mount VMFS copies by label (LVM.DisallowSnapshotLun=0).
+	l := newLab(t, topology.DefaultOptions(), Options{GuestBootTime: 30 * time.Second, MountCopiesByLabel: true})
 	site1, site2 := l.vc[topology.Site1], l.vc[topology.Site2]
 	src, ok := site1.VM("HR Database")
 	if !ok {
@@ -393,7 +394,7 @@ func hostTruth(v *VCenter, name string) HostTruth {
 // back, ready to power on.
 func TestPreRegistrationOnCloneThenFailover(t *testing.T) {
 	ctx := context.Background()
-	l := newLab(t, topology.DefaultOptions(), Options{GuestBootTime: -1})
+	l := newLab(t, topology.DefaultOptions(), Options{GuestBootTime: -1, MountCopiesByLabel: true})
 	site2 := l.vc[topology.Site2]
 	replicate(t, l.fabric, topology.Site1, "RG1FV1", topology.Site2, "RG1FV1_SM")
 	sm := l.fabric.device(t, topology.Site2, "RG1FV1_SM")

@@ -441,6 +441,19 @@ func (v *VCenter) unregisterVM(ctx *simulator.Context, ref types.ManagedObjectRe
 	}
 	delete(v.vms, ref)
 	v.mu.Unlock()
+	// A datastore no host mounts any more was kept for its VMs; with the last one gone, so is it.
+	if hi := v.inv.hostByRef[host]; hi != nil {
+		for _, d := range dss {
+			if s := v.storeByRef(d); s != nil {
+				v.mu.Lock()
+				orphan := len(s.mounts) == 0 && len(s.parked) == 0
+				v.mu.Unlock()
+				if orphan {
+					v.settle(ctx, s, hi)
+				}
+			}
+		}
+	}
 	return nil
 }
 

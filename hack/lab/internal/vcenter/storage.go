@@ -31,6 +31,12 @@ type dsState struct {
 	remote string // NFS export path
 	mode   types.HostMountMode
 	mounts map[types.ManagedObjectReference]bool // host -> accessible
+	// why a host's mount is inaccessible (HostMountInfo.inaccessibleReason; empty for a LUN that
+	// turned read-only, which is neither PDL nor APD)
+	reasons map[types.ManagedObjectReference]string
+	// parked: hosts that unmounted the volume (UnmountVmfsVolume) and still see its device; the
+	// datastore lists them with mounted=false
+	parked map[types.ManagedObjectReference]bool
 }
 
 func vmfsKey(uuid string) string          { return "vmfs:" + uuid }
@@ -54,9 +60,13 @@ func (s *dsState) mountPath() string { return "/vmfs/volumes/" + s.uuid }
 // hostDevices is what the fabric presents to one host right now.
 type hostDevices struct {
 	luns   []fabric.Device            // online LUNs mapped to the host (SCSI devices it sees)
-	vmfs   map[string][]fabric.Device // VMFS UUID -> the mountable devices carrying it (writable, formatted)
+	vmfs   map[string][]fabric.Device // VMFS UUID -> the mountable devices carrying it
 	labels map[string]fabric.Header   // VMFS UUID -> header
-	nfs    map[string]fabric.Device   // nfsKey -> export
+	// unresolved VMFS copies: writable, formatted devices whose VMFS was written on another
+	// device (a replica or a clone), not force-mounted on this host
+	unresolved map[string][]fabric.Device
+	headers    map[string]fabric.Header // device -> header, for every formatted device
+	nfs        map[string]fabric.Device // nfsKey -> export
 }
 
 // pick chooses the device to mount a VMFS volume from: the one already backing the datastore if
@@ -71,10 +81,16 @@ func (hd hostDevices) pick(uuid, current string) fabric.Device {
 	return devs[0]
 }
 
+// devicesFor classifies what the fabric presents to a host. A formatted, writable LUN is
+// mountable when its VMFS was written on it (its signature matches), when this host force-mounted
+// that copy, or when the host mounts copies by label (LVM.DisallowSnapshotLun=0); any other copy
+// is unresolved. Detached devices are seen but do no I/O.
 func (v *VCenter) devicesFor(h *hostInfo) hostDevices {
-	hd := hostDevices{vmfs: map[string][]fabric.Device{}, labels: map[string]fabric.Header{}, nfs: map[string]fabric.Device{}}
+	hd := hostDevices{vmfs: map[string][]fabric.Device{}, labels: map[string]fabric.Header{}, nfs: map[string]fabric.Device{},
+		unresolved: map[string][]fabric.Device{}, headers: map[string]fabric.Header{}}
 	devs := v.fabric.Devices(v.site.ID)
 	sort.Slice(devs, func(i, j int) bool { return devs[i].NAA+devs[i].Volume < devs[j].NAA+devs[j].Volume })
+	byLabel := v.copiesByLabel(h)
 	for _, d := range devs {
 		switch d.Protocol {
 		case fabric.VMFS:
@@ -95,13 +111,26 @@ func (v *VCenter) devicesFor(h *hostInfo) hostDevices {
 			if hdr.UUID == "" {
 				continue
 			}
+			hd.headers[d.NAA] = hdr
+			v.mu.Lock()
+			hs := v.hostStore(h)
+			detached, forced := hs.detached[d.NAA], hs.forced[hdr.UUID] == d.NAA
+			v.mu.Unlock()
+			if detached {
+				continue
+			}
+			if !byLabel && !forced && hdr.Device != "" && hdr.Device != d.NAA {
+				hd.unresolved[hdr.UUID] = append(hd.unresolved[hdr.UUID], d)
+				if _, ok := hd.labels[hdr.UUID]; !ok {
+					hd.labels[hdr.UUID] = hdr
+				}
+				continue
+			}
 			if prev := hd.vmfs[hdr.UUID]; len(prev) > 0 {
 				v.log.Warn("VMFS volume seen on two devices; mounting one", "uuid", hdr.UUID, "devices", []string{prev[0].NAA, d.NAA})
 			}
 			hd.vmfs[hdr.UUID] = append(hd.vmfs[hdr.UUID], d)
-			if _, ok := hd.labels[hdr.UUID]; !ok {
-				hd.labels[hdr.UUID] = hdr
-			}
+			hd.labels[hdr.UUID] = hdr
 		case fabric.NFS:
 			if d.ExportPath == "" || exportAccess(d, h.ip) == "" {
 				continue
@@ -147,18 +176,33 @@ func exportAccess(d fabric.Device, ip string) string {
 }
 
 // rescanHost brings a host's storage in line with the fabric: it refreshes the SCSI devices the
-// host sees, mounts the VMFS volumes on writable, online LUNs mapped to it (under their header
-// label, as with LVM.DisallowSnapshotLun=0), and for datastores it can no longer reach either marks
-// the mount inaccessible (VMs registered) or unmounts it (no VMs). NFS mounts stay configured and
-// follow their export's availability. The caller holds opMu.
+// host sees, mounts the VMFS volumes it can (resolved or force-mounted copies it did not unmount),
+// and turns the mounts of volumes it can no longer reach inaccessible (a lost device, a LUN that
+// became read-only) rather than dropping them, as ESXi does; lost devices nothing uses any more
+// are then removed (Disk.AutoremoveOnPDL). NFS mounts stay configured and follow their export's
+// availability. The caller holds opMu.
 func (v *VCenter) rescanHost(ctx *simulator.Context, h *hostInfo) {
 	hd := v.devicesFor(h)
+	present := map[string]fabric.Device{}
+	for _, d := range hd.luns {
+		present[d.NAA] = d
+	}
+	v.autoremoveLost(ctx, h, present)
+	v.mu.Lock()
+	hs := v.hostStore(h)
+	hs.seen = map[string]bool{}
+	for naa := range present {
+		hs.seen[naa] = true
+	}
+	v.mu.Unlock()
 	v.updateScsiLuns(ctx, h, hd.luns)
 
 	v.mu.Lock()
 	var mine []*dsState
 	for _, s := range v.stores {
 		if _, ok := s.mounts[h.ref]; ok {
+			mine = append(mine, s)
+		} else if s.parked[h.ref] {
 			mine = append(mine, s)
 		}
 	}
@@ -168,17 +212,30 @@ func (v *VCenter) rescanHost(ctx *simulator.Context, h *hostInfo) {
 	for _, s := range mine {
 		switch s.proto {
 		case fabric.VMFS:
-			if _, ok := hd.vmfs[s.uuid]; ok {
-				v.rebindVMFS(ctx, s, hd.pick(s.uuid, s.naa))
-				v.setMountAccessible(ctx, s, h, true)
+			v.mu.Lock()
+			parked := s.parked[h.ref]
+			v.mu.Unlock()
+			if parked {
+				// Unmounted here: it stays known while its device is still seen and attached.
+				if d, ok := present[s.naa]; !ok || v.isDetached(h, d.NAA) {
+					v.unpark(ctx, s, h)
+				}
 				delete(hd.vmfs, s.uuid)
+				delete(hd.unresolved, s.uuid)
 				continue
 			}
-			if v.datastoreHasVMs(s) {
-				v.setMountAccessible(ctx, s, h, false)
-			} else {
-				v.unmount(ctx, s, h)
+			if _, ok := hd.vmfs[s.uuid]; ok {
+				old := s.naa
+				v.rebindVMFS(ctx, s, hd.pick(s.uuid, s.naa))
+				v.setMountAccessible(ctx, s, h, true, "")
+				v.clearLost(h, old)
+				v.clearLost(h, s.naa)
+				delete(hd.vmfs, s.uuid)
+				delete(hd.unresolved, s.uuid)
+				continue
 			}
+			v.loseMount(ctx, s, h, present)
+			delete(hd.unresolved, s.uuid)
 		case fabric.NFS:
 			d, ok := hd.nfs[s.key]
 			if ok {
@@ -187,7 +244,7 @@ func (v *VCenter) rescanHost(ctx *simulator.Context, h *hostInfo) {
 				// SnapMirror destination) is as good as gone for the VMs on it.
 				ok = exportAccess(d, h.ip) == "rw" || s.mode == types.HostMountModeReadOnly
 			}
-			v.setMountAccessible(ctx, s, h, ok)
+			v.setMountAccessible(ctx, s, h, ok, "AllPathsDown_Timeout")
 		}
 	}
 
@@ -197,30 +254,71 @@ func (v *VCenter) rescanHost(ctx *simulator.Context, h *hostInfo) {
 	}
 	sort.Strings(uuids)
 	for _, u := range uuids {
-		current := ""
 		v.mu.Lock()
+		unmounted := v.hostStore(h).unmounted[u]
+		current := ""
 		if s := v.stores[vmfsKey(u)]; s != nil {
 			current = s.naa
 		}
 		v.mu.Unlock()
+		if unmounted {
+			// ESXi keeps an unmounted volume unmounted across rescans; vCenter shows it so.
+			if s := v.datastoreByUUID(u); s != nil {
+				v.mu.Lock()
+				if s.parked == nil {
+					s.parked = map[types.ManagedObjectReference]bool{}
+				}
+				s.parked[h.ref] = true
+				v.mu.Unlock()
+				v.renderHostMounts(ctx, s)
+				v.updateFileSystemVolumes(ctx, h)
+			}
+			continue
+		}
 		v.mountVMFS(ctx, h, hd.pick(u, current), hd.labels[u])
 	}
 	v.refreshVMConnections(ctx)
 }
 
-// updateScsiLuns sets the SCSI disks a host sees.
+// updateScsiLuns sets the SCSI disks a host sees: the LUNs presented to it (operational state
+// "ok", or "off" once detached) and the devices it lost while a mounted volume was on them
+// ("lostCommunication", until they come back or are removed).
 func (v *VCenter) updateScsiLuns(ctx *simulator.Context, h *hostInfo, luns []fabric.Device) {
 	ss, ok := v.reg.Get(h.storage).(*simulator.HostStorageSystem)
 	if !ok {
 		return
 	}
-	var list []types.BaseScsiLun
+	v.mu.Lock()
+	hs := v.hostStore(h)
+	type entry struct {
+		d     fabric.Device
+		state string
+	}
+	var all []entry
+	seen := map[string]bool{}
 	for _, d := range luns {
+		st := "ok"
+		if hs.detached[d.NAA] {
+			st = "off"
+		}
+		all = append(all, entry{d, st})
+		seen[d.NAA] = true
+	}
+	for naa, l := range hs.lost {
+		if !seen[naa] && l.kind == lostPDL {
+			all = append(all, entry{l.dev, "lostCommunication"})
+		}
+	}
+	v.mu.Unlock()
+	sort.Slice(all, func(i, j int) bool { return all[i].d.NAA < all[j].d.NAA })
+	var list []types.BaseScsiLun
+	for _, e := range all {
+		d := e.d
 		list = append(list, &types.HostScsiDisk{
 			ScsiLun: types.ScsiLun{
 				HostDevice:       types.HostDevice{DeviceName: "/vmfs/devices/disks/" + d.NAA, DeviceType: "disk"},
 				Key:              "key-vim.host.ScsiDisk-" + strings.TrimPrefix(d.NAA, "naa."),
-				Uuid:             "02000000" + strings.TrimPrefix(d.NAA, "naa.") + "4c554e20432d",
+				Uuid:             scsiLunUUID(d.NAA),
 				CanonicalName:    d.NAA,
 				DisplayName:      fmt.Sprintf("NETAPP Fibre Channel Disk (%s)", d.NAA),
 				LunType:          "disk",
@@ -228,7 +326,7 @@ func (v *VCenter) updateScsiLuns(ctx *simulator.Context, h *hostInfo, luns []fab
 				Model:            "LUN C-Mode      ",
 				Revision:         "9800",
 				SerialNumber:     d.Serial,
-				OperationalState: []string{"ok"},
+				OperationalState: []string{e.state},
 			},
 			Capacity:   types.HostDiskDimensionsLba{BlockSize: 512, Block: datastoreCapacity / 512},
 			DevicePath: "/vmfs/devices/disks/" + d.NAA,
@@ -399,26 +497,21 @@ func (v *VCenter) rebindNFS(ctx *simulator.Context, s *dsState, d fabric.Device)
 // addMount mounts s on host h (accessible).
 func (v *VCenter) addMount(ctx *simulator.Context, s *dsState, h *hostInfo) {
 	v.mu.Lock()
-	_, had := s.mounts[h.ref]
+	wasAccessible, had := s.mounts[h.ref]
 	s.mounts[h.ref] = true
+	delete(s.parked, h.ref)
+	if s.reasons != nil {
+		delete(s.reasons, h.ref)
+	}
 	v.mu.Unlock()
+	v.renderHostMounts(ctx, s)
 	if had {
-		v.setMountAccessible(ctx, s, h, true)
+		v.updateFileSystemVolumes(ctx, h)
+		if !wasAccessible {
+			v.reloadVMsOn(ctx, s, h)
+		}
 		return
 	}
-	ds := v.reg.Get(s.ref).(*simulator.Datastore)
-	ctx.WithLock(ds, func() {
-		hostMounts := append(append([]types.DatastoreHostMount(nil), ds.Host...), types.DatastoreHostMount{
-			Key: h.ref,
-			MountInfo: types.HostMountInfo{
-				Path: s.mountPath(), AccessMode: string(s.mode), Mounted: types.NewBool(true), Accessible: types.NewBool(true),
-			},
-		})
-		ctx.Update(ds, []types.PropertyChange{
-			{Name: "host", Val: hostMounts},
-			{Name: "summary.accessible", Val: true},
-		})
-	})
 	v.addRef(ctx, h.ref, "datastore", s.ref)
 	if dss, ok := v.reg.Get(h.dss).(*simulator.HostDatastoreSystem); ok {
 		ctx.WithLock(dss, func() {
@@ -427,60 +520,81 @@ func (v *VCenter) addMount(ctx *simulator.Context, s *dsState, h *hostInfo) {
 	}
 	v.addRef(ctx, h.cluster.ref, "datastore", s.ref)
 	v.updateFileSystemVolumes(ctx, h)
+	v.reloadVMsOn(ctx, s, h) // VMs that lost the volume with an earlier mount
+}
+
+// renderHostMounts writes a datastore's host list, summary.accessible and overall status from the
+// lab's state: every host that mounts it (accessible or not, with the reason) and every host that
+// unmounted it but still sees its device (mounted=false).
+func (v *VCenter) renderHostMounts(ctx *simulator.Context, s *dsState) {
+	ds, ok := v.reg.Get(s.ref).(*simulator.Datastore)
+	if !ok {
+		return
+	}
+	v.mu.Lock()
+	var list []types.DatastoreHostMount
+	for h, acc := range s.mounts {
+		mi := types.HostMountInfo{Path: s.mountPath(), AccessMode: string(s.mode), Mounted: types.NewBool(true), Accessible: types.NewBool(acc)}
+		if !acc {
+			mi.InaccessibleReason = s.reasons[h]
+		}
+		list = append(list, types.DatastoreHostMount{Key: h, MountInfo: mi})
+	}
+	for h := range s.parked {
+		list = append(list, types.DatastoreHostMount{Key: h, MountInfo: types.HostMountInfo{
+			Path: s.mountPath(), AccessMode: string(s.mode), Mounted: types.NewBool(false), Accessible: types.NewBool(false),
+		}})
+	}
+	any := s.accessible()
+	v.mu.Unlock()
+	sort.Slice(list, func(i, j int) bool { return list[i].Key.Value < list[j].Key.Value })
+	status := types.ManagedEntityStatusGreen
+	if !any {
+		status = types.ManagedEntityStatusRed
+	}
+	ctx.WithLock(ds, func() {
+		ctx.Update(ds, []types.PropertyChange{
+			{Name: "host", Val: list},
+			{Name: "summary.accessible", Val: any},
+			{Name: "overallStatus", Val: status},
+		})
+	})
 }
 
 // setMountAccessible flips one host's mount of s and the datastore's summary.accessible.
-func (v *VCenter) setMountAccessible(ctx *simulator.Context, s *dsState, h *hostInfo, ok bool) {
+func (v *VCenter) setMountAccessible(ctx *simulator.Context, s *dsState, h *hostInfo, ok bool, reason string) {
 	v.mu.Lock()
 	prev, mounted := s.mounts[h.ref]
 	if mounted {
 		s.mounts[h.ref] = ok
+		if s.reasons == nil {
+			s.reasons = map[types.ManagedObjectReference]string{}
+		}
+		if ok {
+			delete(s.reasons, h.ref)
+		} else if prev {
+			s.reasons[h.ref] = reason
+		}
 	}
-	any := s.accessible()
 	v.mu.Unlock()
 	if !mounted || prev == ok {
 		return
 	}
-	ds, found := v.reg.Get(s.ref).(*simulator.Datastore)
-	if !found {
-		return
-	}
-	ctx.WithLock(ds, func() {
-		hostMounts := append([]types.DatastoreHostMount(nil), ds.Host...)
-		for i := range hostMounts {
-			if hostMounts[i].Key == h.ref {
-				mi := hostMounts[i].MountInfo
-				mi.Accessible = types.NewBool(ok)
-				mi.InaccessibleReason = ""
-				if !ok {
-					mi.InaccessibleReason = "PermanentDeviceLoss"
-					if s.proto == fabric.NFS {
-						mi.InaccessibleReason = "AllPathsDown_Timeout"
-					}
-				}
-				hostMounts[i].MountInfo = mi
-			}
-		}
-		changes := []types.PropertyChange{{Name: "host", Val: hostMounts}, {Name: "summary.accessible", Val: any}}
-		if !any {
-			changes = append(changes, types.PropertyChange{Name: "overallStatus", Val: types.ManagedEntityStatusRed})
-		} else {
-			changes = append(changes, types.PropertyChange{Name: "overallStatus", Val: types.ManagedEntityStatusGreen})
-		}
-		ctx.Update(ds, changes)
-	})
+	v.renderHostMounts(ctx, s)
 	v.updateFileSystemVolumes(ctx, h)
 	if ok {
 		v.reloadVMsOn(ctx, s, h)
 	}
 }
 
-// unmount removes a host's mount of s; the datastore disappears with its last mount.
+// unmount removes a host's mount of s. The datastore disappears with its last mount unless VMs
+// are registered on it or a host still knows it unmounted (vCenter then keeps it, inaccessible).
 func (v *VCenter) unmount(ctx *simulator.Context, s *dsState, h *hostInfo) {
 	v.mu.Lock()
 	delete(s.mounts, h.ref)
-	last := len(s.mounts) == 0
-	any := s.accessible()
+	if s.reasons != nil {
+		delete(s.reasons, h.ref)
+	}
 	v.mu.Unlock()
 	v.removeRef(ctx, h.ref, "datastore", s.ref)
 	if dss, ok := v.reg.Get(h.dss).(*simulator.HostDatastoreSystem); ok {
@@ -500,21 +614,21 @@ func (v *VCenter) unmount(ctx *simulator.Context, s *dsState, h *hostInfo) {
 		v.removeRef(ctx, h.cluster.ref, "datastore", s.ref)
 	}
 	v.updateFileSystemVolumes(ctx, h)
+	v.settle(ctx, s, h)
+}
 
+// settle renders a datastore after a host stopped mounting or knowing it, or removes it when
+// nothing refers to it any more.
+func (v *VCenter) settle(ctx *simulator.Context, s *dsState, h *hostInfo) {
 	ds, ok := v.reg.Get(s.ref).(*simulator.Datastore)
 	if !ok {
 		return
 	}
-	if !last {
-		ctx.WithLock(ds, func() {
-			var hostMounts []types.DatastoreHostMount
-			for _, m := range ds.Host {
-				if m.Key != h.ref {
-					hostMounts = append(hostMounts, m)
-				}
-			}
-			ctx.Update(ds, []types.PropertyChange{{Name: "host", Val: hostMounts}, {Name: "summary.accessible", Val: any}})
-		})
+	v.mu.Lock()
+	inUse := len(s.mounts) > 0 || len(s.parked) > 0
+	v.mu.Unlock()
+	if inUse || v.datastoreHasVMs(s) {
+		v.renderHostMounts(ctx, s)
 		return
 	}
 	v.postEvent(ctx, &types.DatastoreRemovedOnHostEvent{
@@ -545,13 +659,15 @@ func (v *VCenter) updateFileSystemVolumes(ctx *simulator.Context, h *hostInfo) {
 	v.mu.Lock()
 	var list []*dsState
 	for _, s := range v.stores {
-		if _, ok := s.mounts[h.ref]; ok {
+		if _, ok := s.mounts[h.ref]; ok || s.parked[h.ref] {
 			list = append(list, s)
 		}
 	}
 	acc := map[string]bool{}
+	mounted := map[string]bool{}
 	for _, s := range list {
 		acc[s.key] = s.mounts[h.ref]
+		_, mounted[s.key] = s.mounts[h.ref]
 	}
 	v.mu.Unlock()
 	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
@@ -569,7 +685,7 @@ func (v *VCenter) updateFileSystemVolumes(ctx *simulator.Context, h *hostInfo) {
 		}
 		mounts = append(mounts, types.HostFileSystemMountInfo{
 			MountInfo: types.HostMountInfo{Path: s.mountPath(), AccessMode: string(s.mode),
-				Mounted: types.NewBool(true), Accessible: types.NewBool(acc[s.key])},
+				Mounted: types.NewBool(mounted[s.key]), Accessible: types.NewBool(acc[s.key])},
 			Volume: vol,
 		})
 	}

@@ -138,7 +138,8 @@ func TestHostAdvancedOptions(t *testing.T) {
 	for _, o := range opts {
 		got[o.GetOptionValue().Key] = o.GetOptionValue().Value
 	}
-	if got["LVM.DisallowSnapshotLun"] != int64(0) || got["LVM.EnableResignature"] != int64(0) {
+	// ESXi 7/8: copies are not mounted by label (unresolved until resolved).
+	if got["LVM.DisallowSnapshotLun"] != int64(1) || got["LVM.EnableResignature"] != int64(0) {
 		t.Fatalf("LVM options %v", got)
 	}
 	if err := om.Update(ctx, []types.BaseOptionValue{&types.OptionValue{Key: "LVM.EnableResignature", Value: int64(1)}}); err != nil {

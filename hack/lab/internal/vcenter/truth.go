@@ -22,6 +22,9 @@ type Truth struct {
 	VMs          []VMTruth        `json:"vms"`
 	Datastores   []DatastoreTruth `json:"datastores"`
 	Hosts        []HostTruth      `json:"hosts"`
+	// StorageFaults: every time storage went away under a mounted datastore (a LUN unmapped,
+	// offlined or deleted, or turned read-only, before the host unmounted the volume)
+	StorageFaults []StorageFault `json:"storageFaults"`
 }
 
 // VMTruth is one registered VM.
@@ -105,6 +108,8 @@ type DatastoreTruth struct {
 type MountTruth struct {
 	Host       string `json:"host"`
 	Accessible bool   `json:"accessible"`
+	Mounted    bool   `json:"mounted"`          // false: the host unmounted it and still sees its device
+	Reason     string `json:"reason,omitempty"` // why it is inaccessible (PermanentDeviceLoss, ...)
 }
 
 // HostTruth is one ESXi host and the datastores it sees.
@@ -116,6 +121,10 @@ type HostTruth struct {
 	IP         string             `json:"ip"`
 	Datastores []HostMountedTruth `json:"datastores"`
 	Devices    []string           `json:"devices"` // NAA names of the SCSI disks it sees
+	// DeviceStates: operational state of each device ("ok", "off" when detached,
+	// "lostCommunication" when it went away under a mounted volume)
+	DeviceStates map[string]string `json:"deviceStates"`
+	Unresolved   []string          `json:"unresolved"` // devices carrying an unresolved VMFS copy
 }
 
 // HostMountedTruth is a datastore as one host sees it.
@@ -148,6 +157,10 @@ func (v *VCenter) Truth() Truth {
 	})
 	t.Datastores = v.datastoreTruth(ctx)
 	t.Hosts = v.hostTruth(ctx, t.Datastores)
+	t.StorageFaults = v.StorageFaults()
+	if t.StorageFaults == nil {
+		t.StorageFaults = []StorageFault{}
+	}
 	return t
 }
 
@@ -324,7 +337,14 @@ func (v *VCenter) datastoreTruth(ctx *simulator.Context) []DatastoreTruth {
 			if hi := v.inv.hostByRef[h]; hi != nil {
 				name = hi.name
 			}
-			d.Mounts = append(d.Mounts, MountTruth{Host: name, Accessible: ok})
+			d.Mounts = append(d.Mounts, MountTruth{Host: name, Accessible: ok, Mounted: true, Reason: s.reasons[h]})
+		}
+		for h := range s.parked {
+			name := h.Value
+			if hi := v.inv.hostByRef[h]; hi != nil {
+				name = hi.name
+			}
+			d.Mounts = append(d.Mounts, MountTruth{Host: name})
 		}
 		v.mu.Unlock()
 		sort.Slice(d.Mounts, func(i, j int) bool { return d.Mounts[i].Host < d.Mounts[j].Host })
@@ -340,10 +360,17 @@ func (v *VCenter) datastoreTruth(ctx *simulator.Context) []DatastoreTruth {
 func (v *VCenter) hostTruth(ctx *simulator.Context, dss []DatastoreTruth) []HostTruth {
 	var out []HostTruth
 	for _, h := range v.inv.hosts {
-		ht := HostTruth{Ref: h.ref.Value, Name: h.name, Cluster: h.cluster.name, Initiator: h.initiator, IP: h.ip}
+		ht := HostTruth{Ref: h.ref.Value, Name: h.name, Cluster: h.cluster.name, Initiator: h.initiator, IP: h.ip, DeviceStates: map[string]string{}}
+		copies, _ := v.unresolvedOn(h)
+		for _, devs := range copies {
+			for _, d := range devs {
+				ht.Unresolved = append(ht.Unresolved, d.NAA)
+			}
+		}
+		sort.Strings(ht.Unresolved)
 		for _, d := range dss {
 			for _, m := range d.Mounts {
-				if m.Host == h.name {
+				if m.Host == h.name && m.Mounted {
 					ht.Datastores = append(ht.Datastores, HostMountedTruth{Name: d.Name, Accessible: m.Accessible})
 				}
 			}
@@ -352,7 +379,11 @@ func (v *VCenter) hostTruth(ctx *simulator.Context, dss []DatastoreTruth) []Host
 			ctx.WithLock(ss, func() {
 				if ss.StorageDeviceInfo != nil {
 					for _, l := range ss.StorageDeviceInfo.ScsiLun {
-						ht.Devices = append(ht.Devices, l.GetScsiLun().CanonicalName)
+						sl := l.GetScsiLun()
+						ht.Devices = append(ht.Devices, sl.CanonicalName)
+						if len(sl.OperationalState) > 0 {
+							ht.DeviceStates[sl.CanonicalName] = sl.OperationalState[0]
+						}
 					}
 				}
 			})

@@ -500,6 +500,7 @@ func (v *VCenter) collect(ctx *simulator.Context, pc *simulator.PropertyCollecto
 	if !ok || body.Res == nil || body.Res.Returnval == nil {
 		return nil
 	}
+	v.present(body.Res.Returnval.Objects)
 	return body.Res.Returnval.Objects
 }
 

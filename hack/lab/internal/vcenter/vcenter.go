@@ -43,6 +43,17 @@ type Options struct {
 	// host instead of distributed portgroups on one distributed switch per site.
 	StandardPortgroups bool
 
+	// MountCopiesByLabel sets LVM.DisallowSnapshotLun=0 on every host: a rescan mounts VMFS copies
+	// (replicas, clones) under their label, as ESX 3 did (the VMbook's setting). The default is
+	// ESXi 7/8's: copies are unresolved until QueryUnresolvedVmfsVolume /
+	// ResolveMultipleUnresolvedVmfsVolumes (or a resignature) mount them.
+	MountCopiesByLabel bool
+
+	// KeepLostDevices sets Disk.AutoremoveOnPDL=0 on every host: a device lost under a mounted
+	// volume stays (lostCommunication, the mount inaccessible) until it comes back. The default is
+	// ESXi's: a rescan removes it once no powered-on VM uses it.
+	KeepLostDevices bool
+
 	// Logger receives the lab's diagnostics (recovered panics, refused devices). Nil discards.
 	Logger *slog.Logger
 }
@@ -97,6 +108,10 @@ type VCenter struct {
 	closed        atomic.Bool
 	wg            sync.WaitGroup
 	overRefs      map[string]overrideEntry
+	fetchRef      types.ManagedObjectReference
+
+	hstore   map[types.ManagedObjectReference]*hostStore // guarded by mu
+	faultLog []StorageFault                              // guarded by mu
 }
 
 // New builds the vCenter of site from the topology: inventory, datastores from what fab presents
@@ -153,6 +168,8 @@ func New(site topology.Site, fab fabric.Fabric, clk *clock.Clock, opts Options) 
 		m.Remove()
 		return nil, fmt.Errorf("vcenter %s: %w", site.ID, err)
 	}
+	v.wg.Add(1)
+	go v.heartbeat()
 	return v, nil
 }
 

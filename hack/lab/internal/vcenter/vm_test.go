@@ -110,6 +110,7 @@ func TestCreateVMReplicatesAndRegisters(t *testing.T) {
 	if err := ss.RescanAllHba(ctx); err != nil {
 		t.Fatal(err)
 	}
+	resolveCopies(t, c2, ss, "forceMount")
 	dc, _ := f2.Datacenter(ctx, topology.Site2Datacenter)
 	folders, _ := dc.Folders(ctx)
 	pool2, err := f2.ResourcePool(ctx, topology.Site2BCDRCluster+"/Resources")

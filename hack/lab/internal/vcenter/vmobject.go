@@ -75,6 +75,9 @@ func (v *VCenter) newVMObject(m *machine, name string, vmx object.DatastorePath,
 		Host: &host.ref, ConnectionState: types.VirtualMachineConnectionStateConnected,
 		PowerState: types.VirtualMachinePowerStatePoweredOff, ToolsInstallerMounted: false,
 		MaxCpuUsage: int32(2400 * max(m.CPUs, 1)), MaxMemoryUsage: int32(max(m.MemoryMB, 4)),
+		// Required enums: what vCenter reports for a VM without Fault Tolerance or record/replay.
+		FaultToleranceState: types.VirtualMachineFaultToleranceStateNotConfigured,
+		RecordReplayState:   types.VirtualMachineRecordReplayStateInactive,
 	}
 	vm.Guest = v.guestInfo(vm, st, false)
 	vm.GuestHeartbeatStatus = types.ManagedEntityStatusGray
