@@ -48,8 +48,10 @@ if [[ ! -x "$out" ]]; then
     (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg")
     mv "$out.tmp" "$out"
     echo "ensure-tool: built $name in $(( $(date +%s) - start ))s -> $out" >&2
-    # Old builds of the same tool are dead weight once the pin moves.
-    find "$cache/bin" -maxdepth 1 -type f -name "$name-*" ! -name "$(basename "$out")" -delete
+    # Old builds of the same tool are dead weight once the pin moves; but another checkout (a git
+    # worktree, a branch) may still use one, so only builds unused for a week go.
+    find "$cache/bin" -maxdepth 1 -type f -name "$name-*" ! -name "$(basename "$out")" -mtime +7 -delete
   fi
 fi
+touch "$out" # in use: keeps it from the cleanup above
 echo "$out"

@@ -35,6 +35,8 @@ interface StorageTruth {
 const vms = async (site: "site1" | "site2"): Promise<VmTruth[]> => (await w.lab.control<{ vms: VmTruth[] }>("GET", `/truth/sites/${site}/vcenter`)).vms;
 const volumes = async (site: "site1" | "site2"): Promise<string[]> =>
   (await w.lab.control<StorageTruth>("GET", "/truth/storage")).clusters.find((c) => c.site === site)!.volumes.map((v) => v.name);
+/** Every time storage went away under a mounted datastore at Site 2 (the safe removal order never causes one). */
+const storageFaults = async (): Promise<unknown[]> => (await w.lab.control<{ storageFaults: unknown[] }>("GET", "/truth/sites/site2/vcenter")).storageFaults;
 const relationships = ["RG1FV1", "RG1FV2", "RG2FV1", "RG2FV2", "RG2FV3"];
 const relStates = async (): Promise<string[]> => Promise.all(relationships.map(async (v) => (await w.lab.relationship<RelTruth>("site2", `${v}_SM`)).state));
 /** Site 1 as a VM's user would see it: name, where, power, NICs. */
@@ -164,6 +166,8 @@ describe("DR test of HR, then its cleanup (real kube-apiserver, lab, operator pr
     expect((await volumes("site2")).filter((v) => v.includes("_Clone_"))).toEqual([]);
     expect((await vms("site2")).filter((v) => v.folder.startsWith("DR/"))).toEqual([]);
     expect((await run("test-hr"))?.status?.cleanedUpBy).toBe("cleanup-hr");
+    expect(s.cleanup?.removed.filter((e) => e.kind === "Datastore" || e.kind === "ScsiLun").length).toBeGreaterThanOrEqual(2);
+    expect(await storageFaults()).toEqual([]); // unmounted, detached, then unmapped: no host lost a device it used
     expect((await w.kube.get(ProtectionGroupType, { namespace: ns, name: "hr" }))?.status?.activeRun).toBeUndefined();
     expect(await site1Fingerprint()).toBe(site1Before);
     expect(await relStates()).toEqual(relationships.map(() => "snapmirrored"));
@@ -191,6 +195,7 @@ describe("DR test of HR and Finance together (RP5 on NFS), cancellation and dele
     const after = await w.lab.control<{ vms: VmTruth[]; datastores: { name: string; mounts: { accessible: boolean }[] }[] }>("GET", "/truth/sites/site2/vcenter");
     expect(after.vms.filter((v) => v.folder.startsWith("DR/"))).toEqual([]);
     expect(after.datastores.filter((d) => d.name === "RP5" && d.mounts.some((m) => m.accessible))).toEqual([]);
+    expect(await storageFaults()).toEqual([]);
     expect((await volumes("site2")).filter((v) => v.includes("_Clone_"))).toEqual([]);
     expect(await relStates()).toEqual(relationships.map(() => "snapmirrored"));
   }, 240_000);

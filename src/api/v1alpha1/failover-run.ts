@@ -218,7 +218,10 @@ export const failoverRunSpecSchema: JSONSchemaType<FailoverRunSpec> = {
   additionalProperties: false,
   "x-kubernetes-validations": [
     { rule: "self == oldSelf", message: "spec is immutable: a FailoverRun is one operation; create a new FailoverRun instead" },
-    { rule: "has(self.protectionGroups) != has(self.site)", message: "set exactly one of protectionGroups or site" },
+    {
+      rule: "(self.type == 'CleanupTest' && has(self.testRun)) ? !(has(self.protectionGroups) && has(self.site)) : has(self.protectionGroups) != has(self.site)",
+      message: "set exactly one of protectionGroups or site (a CleanupTest naming its testRun may set neither)",
+    },
     {
       rule: `!(self.type in [${disruptiveList}]) || (has(self.confirmation) && self.confirmation == self.type)`,
       messageExpression: "'confirmation: a ' + self.type + ' run is disruptive; set spec.confirmation to \"' + self.type + '\" to confirm it'",

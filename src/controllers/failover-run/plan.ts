@@ -110,6 +110,9 @@ export function planTest(i: PlanInput): PlanResult {
       });
     }
     const records = [...(i.records.get(`${ns}/${name}`) ?? new Map<string, ShadowRecord>()).entries()].filter(([, r]) => !r.removedAt);
+    if (g.spec.vmfsCopies === "Resignature" && records.some(([, r]) => r.placeholder)) {
+      return refuse("InvalidSpec", `ProtectionGroup ${name} resignatures its VMFS copies but has pre-registered placeholders, which refer to the original signature: use vmfsCopies KeepSignature, or turn pre-registration off`);
+    }
     const mounted = new Set([...inv.datastores.values()].filter((d) => d.accessible).map((d) => d.name));
     for (const [uuid, r] of records) {
       for (const ds of r.datastores) {
