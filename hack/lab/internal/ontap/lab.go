@@ -67,6 +67,8 @@ type Cluster struct {
 
 	down   atomic.Bool
 	faults faults
+
+	mutations map[string]int // guarded by lab.mu; see mutations.go
 }
 
 // New builds one cluster per site of w, keeping each cluster's data below

@@ -141,6 +141,9 @@ func (c *Cluster) postLUNMap(rc *reqCtx, _ []string) *apiError {
 	if aerr != nil {
 		return aerr
 	}
+	if m != nil {
+		c.mutated("MapLun", ln.name()+" "+g.name)
+	}
 	return rc.created("/api/protocols/san/lun-maps/"+ln.uuid+"/"+g.uuid, rec)
 }
 
@@ -169,6 +172,7 @@ func (c *Cluster) deleteLUNMap(rc *reqCtx, args []string) *apiError {
 	if aerr != nil {
 		return aerr
 	}
+	c.mutated("UnmapLun", ln.name()+" "+g.name)
 	return rc.ok()
 }
 

@@ -34,6 +34,8 @@ type ClusterTruth struct {
 	// list_destinations_only shows).
 	SourceOf []string   `json:"sourceOf"`
 	Jobs     []JobTruth `json:"jobs"`
+	// Mutations counts the changes made for clients, by "Kind key" (mutations.go).
+	Mutations map[string]int `json:"mutations"`
 }
 
 // VolumeTruth is a volume.
@@ -173,6 +175,10 @@ func (c *Cluster) truth() ClusterTruth {
 	l := c.lab
 	t := ClusterTruth{
 		Site: c.site, Name: c.name, UUID: c.uuid, Version: l.version.String(), Down: c.down.Load(), SVM: c.svm.name,
+		Mutations: map[string]int{},
+	}
+	for k, n := range c.mutations {
+		t.Mutations[k] = n
 	}
 	for _, v := range c.sortedVolumes() {
 		t.Volumes = append(t.Volumes, c.volTruth(v))

@@ -288,6 +288,7 @@ func (c *Cluster) postVolume(rc *reqCtx, _ []string) *apiError {
 	if !l.opts.OmitUUIDInRecords {
 		rec["uuid"] = v.uuid
 	}
+	c.mutated("CreateVolume", name)
 	return rc.accepted(j, "/api/storage/volumes/?name="+url.QueryEscape(name), rec)
 }
 
@@ -514,6 +515,9 @@ func (c *Cluster) startVolumeDelete(v *volume) *job {
 		dirs, err := c.removeVolume(v)
 		for _, d := range dirs {
 			_ = os.RemoveAll(d)
+		}
+		if err == nil {
+			c.mutated("DeleteVolume", v.name)
 		}
 		return err
 	})

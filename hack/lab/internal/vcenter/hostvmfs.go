@@ -2,6 +2,7 @@ package vcenter
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
@@ -57,7 +58,10 @@ func (v *VCenter) resolve(ctx *simulator.Context, h *hostInfo, specs []types.Hos
 		}
 		if fault != nil {
 			r.Fault = &types.LocalizedMethodFault{Fault: fault, LocalizedMessage: resolveMessage(fault, spec)}
-		} else if s != nil {
+		} else {
+			v.mutated("ResolveVmfs", h.name+" "+strings.Join(spec.ExtentDevicePath, ","))
+		}
+		if fault == nil && s != nil {
 			r.Vmfs = v.vmfsVolume(s, s.name)
 		}
 		out = append(out, r)

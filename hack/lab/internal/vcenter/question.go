@@ -234,6 +234,7 @@ func (o *vmOverride) AnswerVM(ctx *simulator.Context, req *types.AnswerVM) soap.
 		return body
 	}
 	body.Res = new(types.AnswerVMResponse)
+	o.v.mutated("AnswerVM", req.This.Value)
 	return body
 }
 
@@ -295,6 +296,7 @@ func (v *VCenter) powerOnNow(ctx *simulator.Context, ref types.ManagedObjectRefe
 		})
 	})
 	if !startup {
+		v.mutated("PowerOn", ref.Value)
 		if h := v.inv.hostByRef[st.host]; h != nil {
 			ev := v.vmEvent(vm, h)
 			v.postEvent(ctx, &types.VmStartingEvent{VmEvent: ev}, &types.VmPoweredOnEvent{VmEvent: ev})

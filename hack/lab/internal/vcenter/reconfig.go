@@ -691,7 +691,11 @@ func (o *vmOverride) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigV
 	ref := v.startTask(ctx, taskSpec{
 		method: "ReconfigVM_Task", descID: "VirtualMachine.reconfigure", entity: req.This, entityName: name,
 		run: func(tctx *simulator.Context) (types.AnyType, types.BaseMethodFault) {
-			return nil, v.reconfigure(tctx, req.This, &spec)
+			if f := v.reconfigure(tctx, req.This, &spec); f != nil {
+				return nil, f
+			}
+			v.mutated("ReconfigVM", req.This.Value)
+			return nil, nil
 		},
 	})
 	return &methods.ReconfigVM_TaskBody{Res: &types.ReconfigVM_TaskResponse{Returnval: ref}}

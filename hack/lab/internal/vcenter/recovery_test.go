@@ -152,6 +152,10 @@ func TestRecoveryProcedure(t *testing.T) {
 	} else if _, err := waitTask(t, task); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("second registration of the same .vmx: %v", err)
 	}
+	// The refused repeat changed nothing, and the ground truth counts one registration.
+	if n := l.vc[topology.Site2].Mutations()["RegisterVM [RP1] HR Database/HR Database.vmx"]; n != 1 {
+		t.Fatalf("registrations of RP1's HR Database counted %d, want 1", n)
+	}
 	m := vmProps(t, vm, "name", "config", "runtime", "network", "datastore")
 	if m.Name != "HR Database" || m.Config.InstanceUuid != src.InstanceUUID || m.Config.Uuid != src.BIOSUUID {
 		t.Fatalf("registered VM %s instance %s bios %s; source %+v", m.Name, m.Config.InstanceUuid, m.Config.Uuid, src)

@@ -226,6 +226,7 @@ func (v *VCenter) registerVM(ctx *simulator.Context, r registration) (types.Mana
 			v.persist(ctx, vm.Self)
 		}
 	}
+	v.mutated("RegisterVM", r.vmxPath)
 	return vm.Self, nil
 }
 
@@ -441,6 +442,7 @@ func (v *VCenter) unregisterVM(ctx *simulator.Context, ref types.ManagedObjectRe
 	}
 	delete(v.vms, ref)
 	v.mu.Unlock()
+	v.mutated("UnregisterVM", ref.Value)
 	// A datastore no host mounts any more was kept for its VMs; with the last one gone, so is it.
 	if hi := v.inv.hostByRef[host]; hi != nil {
 		for _, d := range dss {

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
@@ -25,6 +26,8 @@ type Truth struct {
 	// StorageFaults: every time storage went away under a mounted datastore (a LUN unmapped,
 	// offlined or deleted, or turned read-only, before the host unmounted the volume)
 	StorageFaults []StorageFault `json:"storageFaults"`
+	// Mutations counts the changes the lab made for clients, by "Kind key" (mutations.go).
+	Mutations map[string]int `json:"mutations"`
 }
 
 // VMTruth is one registered VM.
@@ -50,6 +53,7 @@ type VMTruth struct {
 	GuestIP              string         `json:"guestIp,omitempty"`
 	GuestHostName        string         `json:"guestHostName,omitempty"`
 	PendingCustomization bool           `json:"pendingCustomization,omitempty"`
+	BootTime             string         `json:"bootTime,omitempty"` // lab clock, while powered on
 }
 
 // QuestionTruth is a VM's pending question.
@@ -157,6 +161,7 @@ func (v *VCenter) Truth() Truth {
 	})
 	t.Datastores = v.datastoreTruth(ctx)
 	t.Hosts = v.hostTruth(ctx, t.Datastores)
+	t.Mutations = v.Mutations()
 	t.StorageFaults = v.StorageFaults()
 	if t.StorageFaults == nil {
 		t.StorageFaults = []StorageFault{}
@@ -192,6 +197,9 @@ func (v *VCenter) vmTruth(ctx *simulator.Context, vm *simulator.VirtualMachine) 
 			PowerState: string(vm.Runtime.PowerState), ConnectionState: string(vm.Runtime.ConnectionState),
 			ToolsAfterPowerOn: vm.Config.Tools != nil && isTrue(vm.Config.Tools.AfterPowerOn),
 			Heartbeat:         string(vm.GuestHeartbeatStatus),
+		}
+		if vm.Runtime.BootTime != nil && vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn {
+			t.BootTime = vm.Runtime.BootTime.UTC().Format(time.RFC3339Nano)
 		}
 		if h := v.inv.hostByRef[*vm.Runtime.Host]; h != nil {
 			t.Host = h.name

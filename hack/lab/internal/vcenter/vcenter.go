@@ -110,8 +110,9 @@ type VCenter struct {
 	overRefs      map[string]overrideEntry
 	fetchRef      types.ManagedObjectReference
 
-	hstore   map[types.ManagedObjectReference]*hostStore // guarded by mu
-	faultLog []StorageFault                              // guarded by mu
+	hstore    map[types.ManagedObjectReference]*hostStore // guarded by mu
+	faultLog  []StorageFault                              // guarded by mu
+	mutations map[string]int                              // guarded by mu; see mutations.go
 }
 
 // New builds the vCenter of site from the topology: inventory, datastores from what fab presents
