@@ -223,9 +223,12 @@ func (l *lab) controlHandler() http.Handler {
 	})
 	for _, kind := range []string{"fail-next-task", "fail-next-call"} {
 		handle("POST /sites/{site}/vcenter/"+kind, func(r *http.Request) (any, error) {
-			var req struct{ Method, Fault string }
+			var req struct{ Method, Fault, Entity string }
 			if err := decode(r, &req); err != nil {
 				return nil, err
+			}
+			if req.Entity != "" {
+				req.Method += "@" + req.Entity // that entity's next task only (fail-next-task)
 			}
 			vc, _, err := l.site(r)
 			if err != nil {

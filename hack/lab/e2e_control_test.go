@@ -326,6 +326,18 @@ func TestInjectedFaultsReachTheClientsAndClearFaultsRemovesThem(t *testing.T) {
 	if f, ok := taskFault(s1.tryTask(tk)).(*types.InvalidState); !ok {
 		t.Fatalf("injected task fault: %T", f)
 	}
+	// A failure aimed at one VM leaves the others alone.
+	e.control("POST", "/sites/site1/vcenter/fail-next-task", map[string]string{"method": "PowerOffVM_Task", "fault": "InvalidState", "entity": "Desktop-02"}).must(t, http.StatusOK)
+	other := s1.vm("Desktops/Desktop-03")
+	if tk, err := other.PowerOff(e.ctx); err != nil || s1.tryTask(tk) != nil {
+		t.Fatalf("Desktop-03's power-off: %v", err)
+	}
+	aimed := s1.vm("Desktops/Desktop-02")
+	if tk, err := aimed.PowerOff(e.ctx); err != nil {
+		t.Fatal(err)
+	} else if f, ok := taskFault(s1.tryTask(tk)).(*types.InvalidState); !ok {
+		t.Fatalf("fault aimed at Desktop-02: %T", f)
+	}
 	// ... and a call fault on the next call of a method.
 	e.control("POST", "/sites/site1/vcenter/fail-next-call", map[string]string{"method": "PowerOffVM_Task", "fault": "NotSupported"}).must(t, http.StatusOK)
 	if _, err := desktop.PowerOff(e.ctx); !isFault[types.NotSupported](err) {

@@ -127,8 +127,9 @@ export class Lab {
     return this.control("POST", `/sites/${site}/ontap/fail-next-job`, f);
   }
 
-  failNextTask(site: SiteId, method: string, fault: string): Promise<unknown> {
-    return this.control("POST", `/sites/${site}/vcenter/fail-next-task`, { method, fault });
+  /** The next task of the method (of `entity` only, when named) fails with the fault. */
+  failNextTask(site: SiteId, method: string, fault: string, entity?: string): Promise<unknown> {
+    return this.control("POST", `/sites/${site}/vcenter/fail-next-task`, { method, fault, ...(entity ? { entity } : {}) });
   }
 
   clearFaults(): Promise<unknown> {

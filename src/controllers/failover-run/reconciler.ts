@@ -257,7 +257,8 @@ export class FailoverRunReconciler implements Reconciler {
       clock: this.deps.clock,
       poller: this.deps.poller,
       log: ctx.log,
-      crash: this.deps.crash,
+      // Crash points are named per run type: a CleanupTest's ClaimGroups is not its Test's.
+      ...(this.deps.crash ? { crash: (point, step) => this.deps.crash?.(point, `${run.spec.type}/${step}`) } : {}),
       onStep: (rec: StepRecord, event: StepEvent, message: string) => {
         if (warn.includes(event)) events.warning(run, `Step${event}`, `${rec.name}: ${message}`);
         else events.normal(run, `Step${event}`, `${rec.name}: ${message}`);

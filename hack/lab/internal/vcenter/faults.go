@@ -161,6 +161,7 @@ func (v *VCenter) SetTaskDuration(method string, d time.Duration) {
 
 // FailNextTask makes the next task started by the SOAP method end in error with fault (after its
 // configured duration, without doing its work). Calls queue up: n calls fail the next n tasks.
+// method may name one entity, "PowerOnVM_Task@HR-App2": then only that entity's tasks fail.
 func (v *VCenter) FailNextTask(method string, fault types.BaseMethodFault) {
 	if fault == nil {
 		fault = &types.SystemError{Reason: "injected failure"}

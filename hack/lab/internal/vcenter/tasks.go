@@ -74,7 +74,10 @@ func (v *VCenter) startTask(ctx *simulator.Context, spec taskSpec) types.Managed
 		lt.cancel[t.Self] = spec.cancel
 		lt.mu.Unlock()
 	}
-	injected := v.faults.takeTaskFault(spec.method)
+	injected := v.faults.takeTaskFault(spec.method + "@" + spec.entityName)
+	if injected == nil {
+		injected = v.faults.takeTaskFault(spec.method)
+	}
 	d := v.faults.taskDuration(spec.method)
 	v.wg.Add(1)
 	go func() {

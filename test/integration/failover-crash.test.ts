@@ -1,0 +1,121 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, findCondition } from "../../src/api/v1alpha1/index.js";
+import type { FailoverRun, StepRecord } from "../../src/api/v1alpha1/index.js";
+import { eventually, NamespaceType } from "../harness/kube.js";
+import { scratchDir } from "../harness/processes.js";
+import { World } from "../harness/world.js";
+
+/**
+ * Crash safety, proven on the lab: the operator process is killed (SIGKILL, as a node failure
+ * would) at every step boundary and between every act and its checkpoint, of every step of a Test
+ * and of its CleanupTest, once each, and restarted every time. Both runs must converge, their step
+ * records must only move forward, and the lab's own count of changes must show every object
+ * changed at most once.
+ */
+let w: World;
+const ns = "dr";
+const crashFile = join(scratchDir("crash"), "crash-points");
+const RANK: Record<StepRecord["state"], number> = { Pending: 0, Running: 1, Blocked: 1, Succeeded: 2, Failed: 2, Skipped: 2 };
+
+beforeAll(async () => {
+  writeFileSync(crashFile, "*\n");
+  w = await World.start({
+    // A short lease: a killed leader's successor takes over quickly.
+    operatorArgs: ["--lease-duration=1s", "--renew-deadline=700ms", "--retry-period=200ms"],
+    operatorEnv: { VMDR_TEST_CRASH_POINTS: crashFile },
+  });
+  await w.kube.create(NamespaceType, { metadata: { name: ns } });
+  await w.applySites();
+  for (const vol of ["RG1FV1", "RG1FV2"]) {
+    await w.kube.create(ReplicationRelationshipType, {
+      metadata: { namespace: ns, name: vol.toLowerCase() },
+      spec: { source: { siteRef: "site1", volume: vol }, destination: { siteRef: "site2", volume: `${vol}_SM` }, rpo: "2h" },
+    });
+  }
+  await w.kube.create(ProtectionGroupType, {
+    metadata: { namespace: ns, name: "hr" },
+    spec: {
+      protectedSiteRef: "site1",
+      recoverySiteRef: "site2",
+      replicationRefs: ["rg1fv1", "rg1fv2"],
+      vms: { folder: "Protection Group 1" },
+      shadow: { rootFolder: "DR", folderNameMapping: { prefix: "Site1-" }, resourcePool: "Site1-hr" },
+      testPortgroup: "Site2-Test-Isolated",
+      powerOn: { priorityGroups: [{ name: "db", priority: 1, vms: ["HR Database"] }] },
+    },
+  });
+  w.startOperator();
+  await eventually(async () => (findCondition((await w.kube.get(ProtectionGroupType, { namespace: ns, name: "hr" }))?.status?.conditions, "Ready")?.status === "True" ? true : undefined), 90_000, "hr Ready");
+});
+afterAll(async () => {
+  await w?.stop();
+});
+
+/** Drives a run to its end, restarting the operator each time a crash point kills it; checks the steps only move forward. */
+async function throughCrashes(name: string): Promise<{ run: FailoverRun; restarts: number }> {
+  let restarts = 0;
+  const seen = new Map<string, number>();
+  for (const deadline = Date.now() + 600_000; Date.now() < deadline; ) {
+    if (!w.operator?.isAlive()) {
+      restarts++;
+      w.startOperator();
+    }
+    const run = await w.kube.get(FailoverRunType, { namespace: ns, name });
+    for (const s of [...(run?.status?.steps ?? []), ...(run?.status?.cleanupSteps ?? [])]) {
+      const rank = RANK[s.state];
+      expect(rank, `${name}: step ${s.name} went back to ${s.state}`).toBeGreaterThanOrEqual(seen.get(s.name) ?? 0);
+      seen.set(s.name, rank);
+    }
+    const done = findCondition(run?.status?.conditions, "Succeeded");
+    if (run && done && done.status !== "Unknown") return { run, restarts };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name} did not finish through its crashes`);
+}
+
+interface Truth {
+  mutations: Record<string, number>;
+  storageFaults: unknown[];
+}
+const changedTwice = (m: Record<string, number>): string[] => Object.entries(m).filter(([, n]) => n > 1).map(([k, n]) => `${k} (${n}x)`);
+
+describe("a Test and its CleanupTest survive the operator being killed at every step boundary and between every act and its checkpoint", () => {
+  it("converges, with every object changed at most once", async () => {
+    await w.kube.create(FailoverRunType, { metadata: { namespace: ns, name: "test-crash" }, spec: { type: "Test", protectionGroups: ["hr"], powerOn: { concurrency: 2 } } });
+    const test = await throughCrashes("test-crash");
+    expect(findCondition(test.run.status?.conditions, "Succeeded")).toMatchObject({ status: "True" });
+    expect(test.run.status?.progress).toBe("6/6");
+
+    await w.kube.create(FailoverRunType, { metadata: { namespace: ns, name: "cleanup-crash" }, spec: { type: "CleanupTest", testRun: "test-crash" } });
+    const cleanup = await throughCrashes("cleanup-crash");
+    expect(findCondition(cleanup.run.status?.conditions, "Succeeded")).toMatchObject({ status: "True", reason: "CleanedUp" });
+
+    // Every step was crashed at its boundary, and every step that acted between its act and checkpoint.
+    const crashed = readFileSync(`${crashFile}.done`, "utf8").trim().split("\n");
+    for (const s of test.run.status?.steps ?? []) expect(crashed).toContain(`Test/${s.name}:step-boundary`);
+    for (const s of cleanup.run.status?.steps ?? []) expect(crashed).toContain(`CleanupTest/${s.name}:step-boundary`);
+    for (const s of ["ClaimGroups", "SelectSnapshots", "CloneVolumes", "PresentClones", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "IsolateNetworks", "PowerOnVms"]) {
+      expect(crashed).toContain(`Test/${s}:after-act`);
+    }
+    for (const s of ["ClaimGroups", "PowerOffVms", "UnregisterVms", "UnmountDatastores", "DetachDevices", "UnpresentClones", "DeleteClones", "RescanHosts", "ReleaseGroups"]) {
+      expect(crashed).toContain(`CleanupTest/${s}:after-act`);
+    }
+    // Every crash was a restart (a restart may also follow a lease lost on a loaded machine).
+    expect(test.restarts + cleanup.restarts).toBeGreaterThanOrEqual(crashed.length);
+
+    const vc = await w.lab.control<Truth>("GET", "/truth/sites/site2/vcenter");
+    const storage = await w.lab.control<{ clusters: (Truth & { site: string })[] }>("GET", "/truth/storage");
+    const ontap = storage.clusters.find((c) => c.site === "site2")!.mutations;
+    expect(changedTwice(vc.mutations)).toEqual([]);
+    expect(changedTwice(ontap)).toEqual([]);
+    // And the changes were made: six registrations and power-ons, two clones created and deleted.
+    expect(Object.keys(vc.mutations).filter((k) => k.startsWith("RegisterVM ")).length).toBe(6);
+    expect(Object.keys(vc.mutations).filter((k) => k.startsWith("PowerOn ")).length).toBe(6);
+    expect(Object.keys(ontap).filter((k) => k.startsWith("CreateVolume ")).length).toBe(2);
+    expect(Object.keys(ontap).filter((k) => k.startsWith("DeleteVolume ")).length).toBe(2);
+    expect(vc.storageFaults).toEqual([]);
+    expect((await w.lab.control<{ vms: { folder: string }[] }>("GET", "/truth/sites/site2/vcenter")).vms.filter((v) => v.folder.startsWith("DR/"))).toEqual([]);
+  }, 900_000);
+});
