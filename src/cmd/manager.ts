@@ -24,7 +24,7 @@ import { systemClock } from "../util/clock.js";
 import { SUPPORTED_NODE, isSupportedNode } from "../util/node-version.js";
 import { createExternalMetrics } from "../metrics/external.js";
 import { ReplicationMetrics } from "../metrics/replication.js";
-import { SecretType } from "../sites/credentials.js";
+import { ReferencedSecrets } from "../sites/secrets.js";
 import { SiteConnections } from "../sites/connections.js";
 import { SiteInventories } from "../sites/inventories.js";
 
@@ -46,10 +46,11 @@ async function run(cfg: Config, log: Logger): Promise<number> {
   const registry = createRegistry({ version: packageVersion(), commit: cfg.buildCommit });
   const metrics = createRuntimeMetrics(registry);
   const kube = new RestKubeStore(rest);
+  const watcher = new ClientNodeWatcher(kc);
   const events = new KubeEventRecorder({ kube, clock, log, component: "vmdr-manager", instance: cfg.identity });
   const manager = new Manager({
     kube,
-    watcher: new ClientNodeWatcher(kc),
+    watcher,
     clock,
     log,
     registry,
@@ -72,9 +73,19 @@ async function run(cfg: Config, log: Logger): Promise<number> {
     reconcileTimeoutMs: cfg.reconcileTimeoutMs,
     resyncPeriodMs: cfg.resyncPeriodMs,
   });
-  const secrets = manager.informer(SecretType, { allNamespaces: true });
+  // Only the Secrets Sites name, only in the allowed namespaces (no Secret informer on the cluster).
+  const secrets = new ReferencedSecrets({
+    kube,
+    watcher,
+    clock,
+    log,
+    sites: manager.informer(SiteType),
+    allowedNamespaces: cfg.secretNamespaces,
+    resyncPeriodMs: cfg.resyncPeriodMs,
+  });
+  manager.addCache("referenced-secrets", secrets);
   const connections = new SiteConnections({
-    secrets: (ref) => secrets.get(`${ref.namespace}/${ref.name}`),
+    secrets: secrets.lookup,
     clock,
     log,
     metrics: createExternalMetrics(registry),
@@ -88,6 +99,7 @@ async function run(cfg: Config, log: Logger): Promise<number> {
     metrics,
     replicationMetrics: new ReplicationMetrics(registry, clock),
     connections,
+    secrets,
     inventories,
     sitePollIntervalMs: cfg.sitePollIntervalMs,
     ontapPollIntervalMs: cfg.ontapPollIntervalMs,
@@ -106,7 +118,7 @@ async function run(cfg: Config, log: Logger): Promise<number> {
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
 
-  log.info({ identity: cfg.identity, namespace: cfg.namespace ?? "(all)", server: rest.server.origin }, "Starting manager");
+  log.info({ identity: cfg.identity, namespace: cfg.namespace ?? "(all)", secretNamespaces: cfg.secretNamespaces, server: rest.server.origin }, "Starting manager");
   const outcome = await manager.run(stop.signal);
   if (outcome === "lost") {
     // Another replica may already be acting: stop issuing anything, at once (STYLE.md §2.3).

@@ -4,6 +4,7 @@ import type { ReplicationMetrics } from "../metrics/replication.js";
 import type { EventRecorder } from "../runtime/events.js";
 import type { Manager } from "../runtime/manager.js";
 import type { SiteConnections } from "../sites/connections.js";
+import type { ReferencedSecrets } from "../sites/secrets.js";
 import type { SiteInventories } from "../sites/inventories.js";
 import type { Clock } from "../util/clock.js";
 import { setupReplicationRelationshipController } from "./replication-relationship/setup.js";
@@ -18,6 +19,8 @@ export interface ControllerDeps {
   readonly metrics: RuntimeMetrics;
   readonly replicationMetrics: ReplicationMetrics;
   readonly connections: SiteConnections;
+  /** The credentials Secrets Sites name (changes re-check the Sites). */
+  readonly secrets: Pick<ReferencedSecrets, "onChange">;
   readonly inventories: SiteInventories;
   readonly sitePollIntervalMs: number;
   readonly ontapPollIntervalMs: number;

@@ -6,6 +6,7 @@ import { connect, eventually } from "../harness/kube.js";
 import type { TestKube } from "../harness/kube.js";
 import { ControlPlane } from "../harness/control-plane.js";
 import { applyAll, readManifests } from "../harness/manifests.js";
+import { RBAC_FILES, serviceAccountKubeconfig } from "../harness/rbac.js";
 import { OperatorProcess } from "../harness/operator.js";
 import { REPO_ROOT, freePort, scratchDir } from "../harness/processes.js";
 
@@ -29,23 +30,14 @@ describe("deploy/rbac", () => {
     const ns = await t.namespace("rbac");
     // The manifests as shipped, moved into this test's namespace (what kustomize's namespace field does).
     const text = (f: string): string => readFileSync(join(REPO_ROOT, "deploy/rbac", f), "utf8");
-    const files = ["service-account.yaml", "role.yaml", "role-binding.yaml", "leader-election-role.yaml"].map((f) => {
+    const files = RBAC_FILES.map((f) => {
       const path = join(scratchDir("rbac"), f);
       writeFileSync(path, text(f).replaceAll("vmdr-system", ns).replaceAll("name: vmdr-manager\n", `name: vmdr-manager-${ns}\n`));
       return path;
     });
     await applyAll(t.kube, readManifests(...files));
 
-    const tr = await t.rest.request<{ status: { token: string } }>("POST", `/api/v1/namespaces/${ns}/serviceaccounts/vmdr-manager-${ns}/token`, {
-      body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
-    });
-    const ca = /certificate-authority: (.*)/.exec(readFileSync(cp.kubeconfigPath, "utf8"))?.[1];
-    const kubeconfig = join(scratchDir("sa"), "kubeconfig");
-    writeFileSync(
-      kubeconfig,
-      `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${cp.server}", certificate-authority: "${ca}"}\n` +
-        `users:\n- name: sa\n  user: {token: "${tr.status.token}"}\ncontexts:\n- name: x\n  context: {cluster: c, user: sa}\ncurrent-context: x\n`,
-    );
+    const { path: kubeconfig } = await serviceAccountKubeconfig(t.rest, cp, ns, `vmdr-manager-${ns}`);
     const hp = await freePort();
     op = new OperatorProcess("rbac", [
       `--kubeconfig=${kubeconfig}`,
