@@ -14,16 +14,13 @@ import { RestKubeStore } from "../kube/store.js";
 import { ClientNodeWatcher } from "../kube/watch.js";
 import { createLogger } from "../log/logger.js";
 import type { Logger } from "../log/logger.js";
-import { createRuntimeMetrics } from "../metrics/controller.js";
-import { createRegistry } from "../metrics/registry.js";
+import { createOperatorMetrics } from "../metrics/operator.js";
 import { KubeEventRecorder } from "../runtime/events.js";
 import { Manager } from "../runtime/manager.js";
 import { PreflightError, preflight } from "../runtime/preflight.js";
 import { registerControllers } from "../controllers/index.js";
 import { systemClock } from "../util/clock.js";
 import { SUPPORTED_NODE, isSupportedNode } from "../util/node-version.js";
-import { createExternalMetrics } from "../metrics/external.js";
-import { ReplicationMetrics } from "../metrics/replication.js";
 import { ReferencedSecrets } from "../sites/secrets.js";
 import { SiteConnections } from "../sites/connections.js";
 import { SiteInventories } from "../sites/inventories.js";
@@ -43,8 +40,8 @@ async function run(cfg: Config, log: Logger): Promise<number> {
   const rest = await KubeRest.create(kc, { userAgent: `vmdr-manager/${packageVersion()}` });
   await preflight(rest, API_VERSION, SiteType.plural, { timeoutMs: cfg.startupTimeoutMs, clock, log });
 
-  const registry = createRegistry({ version: packageVersion(), commit: cfg.buildCommit });
-  const metrics = createRuntimeMetrics(registry);
+  const all = createOperatorMetrics({ version: packageVersion(), commit: cfg.buildCommit }, clock);
+  const { registry, runtime: metrics } = all;
   const kube = new RestKubeStore(rest);
   const watcher = new ClientNodeWatcher(kc);
   const events = new KubeEventRecorder({ kube, clock, log, component: "vmdr-manager", instance: cfg.identity });
@@ -88,7 +85,7 @@ async function run(cfg: Config, log: Logger): Promise<number> {
     secrets: secrets.lookup,
     clock,
     log,
-    metrics: createExternalMetrics(registry),
+    metrics: all.external,
     callTimeoutMs: cfg.externalCallTimeoutMs,
   });
   const inventories = new SiteInventories({ connections, clock, log });
@@ -97,7 +94,8 @@ async function run(cfg: Config, log: Logger): Promise<number> {
     clock,
     events,
     metrics,
-    replicationMetrics: new ReplicationMetrics(registry, clock),
+    replicationMetrics: all.replication,
+    failoverMetrics: all.failover,
     connections,
     secrets,
     inventories,

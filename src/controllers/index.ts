@@ -1,6 +1,7 @@
 import type { KubeStore } from "../kube/store.js";
 import type { RuntimeMetrics } from "../metrics/controller.js";
 import type { ReplicationMetrics } from "../metrics/replication.js";
+import type { FailoverMetrics } from "../metrics/failover.js";
 import type { EventRecorder } from "../runtime/events.js";
 import type { Manager } from "../runtime/manager.js";
 import type { SiteConnections } from "../sites/connections.js";
@@ -18,6 +19,8 @@ export interface ControllerDeps {
   readonly events: EventRecorder;
   readonly metrics: RuntimeMetrics;
   readonly replicationMetrics: ReplicationMetrics;
+  /** FailoverRun metrics (the engine reports runs, steps, RTOs and successful tests). */
+  readonly failoverMetrics: FailoverMetrics;
   readonly connections: SiteConnections;
   /** The credentials Secrets Sites name (changes re-check the Sites). */
   readonly secrets: Pick<ReferencedSecrets, "onChange">;

@@ -6,6 +6,7 @@ import { connect, eventually } from "../harness/kube.js";
 import type { TestKube } from "../harness/kube.js";
 import { ControlPlane } from "../harness/control-plane.js";
 import { applyAll, readManifests } from "../harness/manifests.js";
+import { definedFamilies, familiesOf } from "../harness/metrics.js";
 import { RBAC_FILES, serviceAccountKubeconfig } from "../harness/rbac.js";
 import { OperatorProcess } from "../harness/operator.js";
 import { REPO_ROOT, freePort, scratchDir } from "../harness/processes.js";
@@ -26,7 +27,7 @@ afterAll(async () => {
 });
 
 describe("deploy/rbac", () => {
-  it("gives the operator's ServiceAccount what it needs to start, lead and serve", async () => {
+  it("gives the operator's ServiceAccount what it needs to start, lead and serve health and metrics", async () => {
     const ns = await t.namespace("rbac");
     // The manifests as shipped, moved into this test's namespace (what kustomize's namespace field does).
     const text = (f: string): string => readFileSync(join(REPO_ROOT, "deploy/rbac", f), "utf8");
@@ -38,13 +39,13 @@ describe("deploy/rbac", () => {
     await applyAll(t.kube, readManifests(...files));
 
     const { path: kubeconfig } = await serviceAccountKubeconfig(t.rest, cp, ns, `vmdr-manager-${ns}`);
-    const hp = await freePort();
+    const [hp, mp] = [await freePort(), await freePort()];
     op = new OperatorProcess("rbac", [
       `--kubeconfig=${kubeconfig}`,
       `--leader-election-namespace=${ns}`,
       "--identity=sa-operator",
       `--health-probe-bind-address=127.0.0.1:${hp}`,
-      "--metrics-bind-address=0",
+      `--metrics-bind-address=127.0.0.1:${mp}`,
     ]);
     await eventually(async () => {
       const lease = await t.kube.get(LeaseType, { namespace: ns, name: "vmdr-operator" });
@@ -56,5 +57,12 @@ describe("deploy/rbac", () => {
     }, 20_000, `readyz:\n${op.tail()}`);
     expect(ready.status).toBe(200);
     expect(op.logLines().filter((l) => l.level === "warn" || l.level === "error" || l.level === "fatal")).toEqual([]);
+
+    // /metrics serves every family the operator defines (the FailoverRun ones included), even
+    // before anything was observed.
+    const served = familiesOf(await (await fetch(`http://127.0.0.1:${mp}/metrics`)).text());
+    expect([...served.keys()].sort()).toEqual([...(await definedFamilies()).keys()].sort());
+    expect(served.get("vmdr_failover_runs_total")).toBe("counter");
+    expect(served.get("vmdr_last_successful_test_timestamp_seconds")).toBe("gauge");
   });
 });
