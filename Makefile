@@ -55,9 +55,10 @@ test-rules: build ## promtool checks and unit tests of the alert rules; the Prom
 	cd deploy/prometheus && $$(../../hack/ensure-tool.sh promtool) check rules rules.yaml && $$(../../hack/ensure-tool.sh promtool) test rules tests.yaml
 
 .PHONY: tools
-tools: ## Build (once, cached) etcd, kube-apiserver, the lab and promtool from Go modules
+tools: ## Build (once, cached) etcd, kube-apiserver, kubectl, the lab and promtool from Go modules
 	@hack/ensure-tool.sh etcd >/dev/null
 	@hack/ensure-tool.sh kube-apiserver >/dev/null
+	@hack/ensure-tool.sh kubectl >/dev/null
 	@hack/ensure-tool.sh lab >/dev/null
 	@hack/ensure-tool.sh promtool >/dev/null
 
@@ -68,7 +69,7 @@ test-unit: build
 .PHONY: test-integration
 test-integration: build tools
 	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) VMDR_LAB=$$(hack/ensure-tool.sh lab) \
-	  npx vitest run --project integration
+	  VMDR_KUBECTL=$$(hack/ensure-tool.sh kubectl) npx vitest run --project integration
 
 .PHONY: demo
 demo: build tools ## The operator's main job on the built-in two-site lab, with live output (Ctrl-C stops)
