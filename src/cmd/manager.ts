@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The operator's composition root: parse configuration → build dependencies → register
  * controllers → run the manager. The only place that reads the process environment (through
