@@ -106,6 +106,8 @@ export interface ProtectionGroupStatus {
   conditions?: Condition[];
   counts?: { members: number; shadowed: number; placeholders: number; problems: number };
   datastores?: string[];
+  /** Per relationship: its source volume and the datastores that volume carries at the protected site (empty: none). */
+  volumes?: { relationship: string; volume: string; datastores: string[] }[];
   /** The first problems found (bounded); counts.problems has the total. */
   problems?: AlignmentProblem[];
   /** The FailoverRun that holds this group; no other run may start while it is set. */
@@ -342,6 +344,19 @@ export const protectionGroupStatusSchema: JSONSchemaType<ProtectionGroupStatus> 
       },
     }),
     datastores: optional({ type: "array", maxItems: 256, items: { type: "string" } }),
+    volumes: optional({
+      type: "array",
+      maxItems: 64,
+      items: {
+        type: "object",
+        required: ["relationship", "volume", "datastores"],
+        properties: {
+          relationship: { type: "string" },
+          volume: { type: "string" },
+          datastores: { type: "array", maxItems: 64, items: { type: "string" } },
+        },
+      },
+    }),
     problems: optional({
       type: "array",
       maxItems: 100,

@@ -18,8 +18,8 @@ export function naaOfSerial(serial: string): string {
 export interface ResolvedDatastores {
   /** Datastore ref keys carried by the volumes. */
   readonly refs: Set<string>;
-  /** Per volume, the datastore name found (undefined: not mounted at this site). */
-  readonly byVolume: Map<string, string | undefined>;
+  /** Per volume (in the order given), the names of the datastores it carries (empty: not mounted at this site). */
+  readonly perVolume: readonly (readonly string[])[];
 }
 
 /**
@@ -60,26 +60,26 @@ export class DatastoreResolver {
     signal: AbortSignal,
   ): Promise<ResolvedDatastores> {
     const refs = new Set<string>();
-    const byVolume = new Map<string, string | undefined>();
+    const perVolume: string[][] = [];
     for (const v of volumes) {
       const b = await this.backing(site, v.svm, v.volume, v.controller, signal);
-      let found: string | undefined;
+      const found = new Set<string>();
       for (const naa of b.naas) {
         const ds = inv.datastoreByDevice(naa);
         if (ds) {
           refs.add(refKey(ds.ref));
-          found = ds.name;
+          found.add(ds.name);
         }
       }
       if (b.exportPath) {
         const ds = inv.datastoreByExport(b.exportPath);
         if (ds) {
           refs.add(refKey(ds.ref));
-          found = ds.name;
+          found.add(ds.name);
         }
       }
-      byVolume.set(v.volume, found);
+      perVolume.push([...found].sort());
     }
-    return { refs, byVolume };
+    return { refs, perVolume };
   }
 }

@@ -179,7 +179,8 @@ export class ProtectionGroupReconciler implements Reconciler {
     for (const p of problems.slice(0, MAX_PROBLEMS_IN_STATUS)) if (!previous.has(`${p.kind}/${p.subject}`)) this.deps.events.warning(pg, p.kind, p.message);
     status.problems = problems.length ? problems.slice(0, MAX_PROBLEMS_IN_STATUS) : undefined;
     status.datastores = [...ds.refs].map((k) => prot.datastores.get(k)?.name ?? k).sort();
-    const unmounted = [...ds.byVolume.entries()].filter(([, d]) => d === undefined).map(([vol]) => vol);
+    status.volumes = v.relationships.map((r, i) => ({ relationship: r.metadata.name, volume: volumes[i]!.volume, datastores: [...(ds.perVolume[i] ?? [])] }));
+    const unmounted = volumes.filter((_, i) => (ds.perVolume[i] ?? []).length === 0).map((x) => x.volume);
     if (problems.length === 0 && unmounted.length === 0) cond.set(ConditionType.Aligned, true, "Aligned", `${group.length} VM(s) on ${ds.refs.size} datastore(s)`);
     else if (problems.length === 0) cond.set(ConditionType.Aligned, false, "DatastoreNotFound", `no datastore at the protected site carries volume(s) ${unmounted.join(", ")}`);
     else cond.set(ConditionType.Aligned, false, problems[0]!.kind, `${problems.length} problem(s); first: ${problems[0]!.message}`);
