@@ -27,6 +27,15 @@ describe("the shipped package (npm pack + npm ci --omit=dev)", () => {
     expect(r.stdout).toContain("--secret-namespaces");
   });
 
+  it("runs vmdr (the CLI bin) from the installed package: --version, and validate on the samples", async () => {
+    const pkg = JSON.parse(readFileSync(join(app, "package.json"), "utf8")) as { version: string; bin: Record<string, string> };
+    expect(Object.keys(pkg.bin).sort()).toEqual(["vmdr", "vmdr-manager"]);
+    const cli = join(app, pkg.bin.vmdr as string);
+    expect((await exec(process.execPath, [cli, "--version"], { cwd: app, timeout: 30_000 })).stdout).toBe(`vmdr ${pkg.version}\n`);
+    const r = await exec(process.execPath, [cli, "validate", join(REPO_ROOT, "deploy/samples")], { cwd: app, timeout: 30_000 });
+    expect(r.stdout).toMatch(/0 error\(s\), 0 warning\(s\)/);
+  });
+
   it("holds production dependencies only and no tests, tooling or sources", () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
     const lock = JSON.parse(readFileSync(join(REPO_ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { dev?: boolean }> };
