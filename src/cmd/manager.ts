@@ -97,6 +97,7 @@ async function run(cfg: Config, log: Logger): Promise<number> {
     metrics,
     replicationMetrics: all.replication,
     failoverMetrics: all.failover,
+    groupMetrics: all.groups,
     connections,
     secrets,
     inventories,

@@ -2,6 +2,7 @@ import type { KubeStore } from "../kube/store.js";
 import type { RuntimeMetrics } from "../metrics/controller.js";
 import type { ReplicationMetrics } from "../metrics/replication.js";
 import type { FailoverMetrics } from "../metrics/failover.js";
+import type { ProtectionGroupMetrics } from "../metrics/protection-group.js";
 import type { EventRecorder } from "../runtime/events.js";
 import type { Manager } from "../runtime/manager.js";
 import type { SiteConnections } from "../sites/connections.js";
@@ -21,6 +22,8 @@ export interface ControllerDeps {
   readonly replicationMetrics: ReplicationMetrics;
   /** FailoverRun metrics (the engine reports runs, steps, RTOs and successful tests). */
   readonly failoverMetrics: FailoverMetrics;
+  /** Per-group gauges, read from the ProtectionGroup cache at scrape time. */
+  readonly groupMetrics: ProtectionGroupMetrics;
   readonly connections: SiteConnections;
   /** The credentials Secrets Sites name (changes re-check the Sites). */
   readonly secrets: Pick<ReferencedSecrets, "onChange">;

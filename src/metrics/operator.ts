@@ -5,6 +5,7 @@ import type { RuntimeMetrics } from "./controller.js";
 import { createExternalMetrics } from "./external.js";
 import type { ExternalMetrics } from "./external.js";
 import { FailoverMetrics } from "./failover.js";
+import { ProtectionGroupMetrics } from "./protection-group.js";
 import { createRegistry } from "./registry.js";
 import { ReplicationMetrics } from "./replication.js";
 
@@ -15,6 +16,7 @@ export interface OperatorMetrics {
   readonly external: ExternalMetrics;
   readonly replication: ReplicationMetrics;
   readonly failover: FailoverMetrics;
+  readonly groups: ProtectionGroupMetrics;
 }
 
 /**
@@ -30,5 +32,6 @@ export function createOperatorMetrics(build: { version: string; commit: string }
     external: createExternalMetrics(registry),
     replication: new ReplicationMetrics(registry, clock),
     failover: new FailoverMetrics(registry),
+    groups: new ProtectionGroupMetrics(registry),
   };
 }
