@@ -72,7 +72,7 @@ test-unit: build
 .PHONY: test-integration
 test-integration: build tools
 	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) VMDR_LAB=$$(hack/ensure-tool.sh lab) \
-	  VMDR_KUBECTL=$$(hack/ensure-tool.sh kubectl) npx vitest run --project integration
+	  VMDR_KUBECTL=$$(hack/ensure-tool.sh kubectl) VMDR_PROMTOOL=$$(hack/ensure-tool.sh promtool) npx vitest run --project integration
 
 .PHONY: demo
 demo: build demo-tools ## The operator's main job on the built-in two-site lab, with live output (Ctrl-C stops)

@@ -139,6 +139,15 @@ describe("deploy/ (kubectl kustomize + server dry-run against a real kube-apiser
     expect(bad.stderr).toMatch(/\.spec\.endpoints\[0\]\.intervall: field not declared in schema/);
   });
 
+  it("applies deploy/grafana: the dashboard as a ConfigMap Grafana's sidecar picks up", async () => {
+    const objs = await kustomize("deploy/grafana");
+    expect(objs.map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name} ${o.metadata.labels?.grafana_dashboard}`)).toEqual(["ConfigMap vmdr-system/vmdr-dashboard 1"]);
+    await createNamespaces(await kustomize("deploy/default"));
+    const r = await dryRun(objs);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
   it("applies the samples (the VMbook topology) and the FailoverRun samples against the CRDs' schemas and CEL rules", async () => {
     const topology = await kustomize("deploy/samples");
     const runs = await kustomize("deploy/samples/runs");
