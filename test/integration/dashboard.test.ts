@@ -93,6 +93,12 @@ describe("deploy/grafana/vmdr-dashboard.json", () => {
     }
   });
 
+  it("is matched by the README's metrics reference, which lists every metric the operator defines", async () => {
+    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+    const missing = [...(await definedFamilies()).keys()].filter((n) => !/^vmdr_(process|nodejs)_/.test(n) && !readme.includes(`\`${n}\``));
+    expect(missing).toEqual([]);
+  });
+
   it("finds a misspelled metric (so the check above can fail)", async () => {
     const exported = seriesNames(await definedFamilies());
     expect(metricNames('sum by (type) (increase(vmdr_failover_run_total{namespace=~"$namespace"}[1d]))')).toEqual(["vmdr_failover_run_total"]);
