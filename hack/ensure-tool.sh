@@ -71,8 +71,10 @@ if [[ ! -x "$out" ]]; then
     fi
     mv "$out.tmp" "$out"
     echo "done in $(( $(date +%s) - start ))s" >&2
-    # Old builds of the same tool are dead weight once the pin moves.
-    find "$cache/bin" -maxdepth 1 -type f -name "$name-*" ! -name "$(basename "$out")" -delete
+    # Old builds of the same tool are dead weight once the pin moves, but the cache is shared: other
+    # checkouts (branches, worktrees) may be running tests with theirs right now. Keep the three
+    # newest builds of each tool; delete the rest.
+    ls -1t "$cache/bin/$name"-* 2>/dev/null | grep -v '\.tmp$' | tail -n +4 | xargs -r rm -f || true
   fi
 fi
 echo "$out"
