@@ -19,7 +19,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["src/config/**", "test/**", "hack/**", "vitest.config.ts"],
+    files: ["src/config/**", "src/cli/main.ts", "test/**", "hack/**", "vitest.config.ts"],
     rules: { "no-restricted-properties": "off" },
   },
   {

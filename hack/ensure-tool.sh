@@ -36,21 +36,45 @@ key=$(
 )
 out="$cache/bin/$name-$key"
 
+# How long a first build takes on 2 cores with an empty Go cache (measured; later builds of other
+# tools reuse the modules and packages they share), so a first run says what it is waiting for.
+expected() {
+  case "$1" in
+    kube-apiserver) echo "about 4-5 min" ;;
+    promtool) echo "about 3-4 min" ;;
+    etcd) echo "about 1 min" ;;
+    kubectl) echo "about 1 min after kube-apiserver, 3 min alone" ;;
+    lab) echo "under 1 min" ;;
+    *) echo "a few minutes at most" ;;
+  esac
+}
+
 if [[ ! -x "$out" ]]; then
   exec 9>"$cache/bin/.$name.lock"
-  flock 9
+  if ! flock -n 9; then
+    echo "ensure-tool: waiting for another build of $name to finish..." >&2
+    flock 9
+  fi
   if [[ ! -x "$out" ]]; then
     start=$(date +%s)
-    echo "ensure-tool: building $name (first build on a machine can take minutes)..." >&2
+    # One line per tool: what is built and how long it should take, then how long it took. The Go
+    # toolchain's module downloads and compiler output go to a log, shown only if the build fails.
+    printf 'ensure-tool: building %s from Go modules, first use only (%s)... ' "$name" "$(expected "$name")" >&2
+    log="$cache/bin/.$name.build.log"
     pkg=.
     # A wrapper module may name a main package of one of its dependencies to build instead.
     [[ -f "$src/PACKAGE" ]] && pkg=$(tr -d '[:space:]' < "$src/PACKAGE")
-    (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg")
+    if ! (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$pkg") >"$log" 2>&1; then
+      echo "failed. The last lines of $log:" >&2
+      tail -n 40 "$log" >&2
+      exit 1
+    fi
     mv "$out.tmp" "$out"
-    echo "ensure-tool: built $name in $(( $(date +%s) - start ))s -> $out" >&2
-    # Old builds of the same tool are dead weight once the pin moves; but another checkout (a git
-    # worktree, a branch) may still use one, so only builds unused for a week go.
-    find "$cache/bin" -maxdepth 1 -type f -name "$name-*" ! -name "$(basename "$out")" -mtime +7 -delete
+    echo "done in $(( $(date +%s) - start ))s" >&2
+    # Old builds of the same tool are dead weight once the pin moves, but the cache is shared: other
+    # checkouts (branches, worktrees) may be running tests with theirs right now. Keep the three
+    # newest builds of each tool; delete the rest.
+    ls -1t "$cache/bin/$name"-* 2>/dev/null | grep -v '\.tmp$' | tail -n +4 | xargs -r rm -f || true
   fi
 fi
 touch "$out" # in use: keeps it from the cleanup above

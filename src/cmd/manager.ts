@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The operator's composition root: parse configuration → build dependencies → register
  * controllers → run the manager. The only place that reads the process environment (through
@@ -14,17 +15,14 @@ import { RestKubeStore } from "../kube/store.js";
 import { ClientNodeWatcher } from "../kube/watch.js";
 import { createLogger } from "../log/logger.js";
 import type { Logger } from "../log/logger.js";
-import { createRuntimeMetrics } from "../metrics/controller.js";
-import { createRegistry } from "../metrics/registry.js";
+import { createOperatorMetrics } from "../metrics/operator.js";
 import { KubeEventRecorder } from "../runtime/events.js";
 import { Manager } from "../runtime/manager.js";
 import { PreflightError, preflight } from "../runtime/preflight.js";
 import { registerControllers } from "../controllers/index.js";
 import { systemClock } from "../util/clock.js";
 import { SUPPORTED_NODE, isSupportedNode } from "../util/node-version.js";
-import { createExternalMetrics } from "../metrics/external.js";
-import { ReplicationMetrics } from "../metrics/replication.js";
-import { SecretType } from "../sites/credentials.js";
+import { ReferencedSecrets } from "../sites/secrets.js";
 import { SiteConnections } from "../sites/connections.js";
 import { SiteInventories } from "../sites/inventories.js";
 import { fileCrashPoints } from "../engine/crash-points.js";
@@ -44,13 +42,14 @@ async function run(cfg: Config, log: Logger): Promise<number> {
   const rest = await KubeRest.create(kc, { userAgent: `vmdr-manager/${packageVersion()}` });
   await preflight(rest, API_VERSION, SiteType.plural, { timeoutMs: cfg.startupTimeoutMs, clock, log });
 
-  const registry = createRegistry({ version: packageVersion(), commit: cfg.buildCommit });
-  const metrics = createRuntimeMetrics(registry);
+  const all = createOperatorMetrics({ version: packageVersion(), commit: cfg.buildCommit }, clock);
+  const { registry, runtime: metrics } = all;
   const kube = new RestKubeStore(rest);
+  const watcher = new ClientNodeWatcher(kc);
   const events = new KubeEventRecorder({ kube, clock, log, component: "vmdr-manager", instance: cfg.identity });
   const manager = new Manager({
     kube,
-    watcher: new ClientNodeWatcher(kc),
+    watcher,
     clock,
     log,
     registry,
@@ -73,12 +72,22 @@ async function run(cfg: Config, log: Logger): Promise<number> {
     reconcileTimeoutMs: cfg.reconcileTimeoutMs,
     resyncPeriodMs: cfg.resyncPeriodMs,
   });
-  const secrets = manager.informer(SecretType, { allNamespaces: true });
-  const connections = new SiteConnections({
-    secrets: (ref) => secrets.get(`${ref.namespace}/${ref.name}`),
+  // Only the Secrets Sites name, only in the allowed namespaces (no Secret informer on the cluster).
+  const secrets = new ReferencedSecrets({
+    kube,
+    watcher,
     clock,
     log,
-    metrics: createExternalMetrics(registry),
+    sites: manager.informer(SiteType),
+    allowedNamespaces: cfg.secretNamespaces,
+    resyncPeriodMs: cfg.resyncPeriodMs,
+  });
+  manager.addCache("referenced-secrets", secrets);
+  const connections = new SiteConnections({
+    secrets: secrets.lookup,
+    clock,
+    log,
+    metrics: all.external,
     callTimeoutMs: cfg.externalCallTimeoutMs,
   });
   const inventories = new SiteInventories({ connections, clock, log });
@@ -87,8 +96,11 @@ async function run(cfg: Config, log: Logger): Promise<number> {
     clock,
     events,
     metrics,
-    replicationMetrics: new ReplicationMetrics(registry, clock),
+    replicationMetrics: all.replication,
+    failoverMetrics: all.failover,
+    groupMetrics: all.groups,
     connections,
+    secrets,
     inventories,
     sitePollIntervalMs: cfg.sitePollIntervalMs,
     ontapPollIntervalMs: cfg.ontapPollIntervalMs,
@@ -108,7 +120,7 @@ async function run(cfg: Config, log: Logger): Promise<number> {
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
 
-  log.info({ identity: cfg.identity, namespace: cfg.namespace ?? "(all)", server: rest.server.origin }, "Starting manager");
+  log.info({ identity: cfg.identity, namespace: cfg.namespace ?? "(all)", secretNamespaces: cfg.secretNamespaces, server: rest.server.origin }, "Starting manager");
   const outcome = await manager.run(stop.signal);
   if (outcome === "lost") {
     // Another replica may already be acting: stop issuing anything, at once (STYLE.md §2.3).

@@ -25,6 +25,7 @@ export interface RawConfig {
   sitePollInterval: string;
   ontapPollInterval: string;
   externalCallTimeout: string;
+  secretNamespaces?: string;
 }
 
 /** The operator's validated configuration. Only src/config reads process.env. */
@@ -51,6 +52,11 @@ export interface Config {
   readonly ontapPollIntervalMs: number;
   /** Upper bound of one vCenter or ONTAP call. */
   readonly externalCallTimeoutMs: number;
+  /**
+   * The only namespaces whose Secrets Sites may name (and the operator reads): by default the
+   * operator's own namespace (POD_NAMESPACE, else --leader-election-namespace).
+   */
+  readonly secretNamespaces: readonly string[];
   /** Running in a Pod (KUBERNETES_SERVICE_HOST set): the service account is the fallback identity. */
   readonly inCluster: boolean;
   /** Source revision stamped at image build (VMDR_BUILD_COMMIT), for vmdr_build_info. */
@@ -60,6 +66,7 @@ export interface Config {
 }
 
 const duration = { type: "string", pattern: DURATION_PATTERN } as const;
+const DNS_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const address = { type: "string", pattern: "^(0|[A-Za-z0-9.\\-\\[\\]:]*:[0-9]{1,5})$" } as const;
 
 const schema: JSONSchemaType<RawConfig> = {
@@ -90,6 +97,7 @@ const schema: JSONSchemaType<RawConfig> = {
     sitePollInterval: duration,
     ontapPollInterval: duration,
     externalCallTimeout: duration,
+    secretNamespaces: { type: "string", pattern: `^${DNS_LABEL}(,${DNS_LABEL})*$`, nullable: true },
   },
 };
 
@@ -121,12 +129,20 @@ const KEYS = Object.keys(schema.properties ?? {}) as (keyof RawConfig)[];
 
 export class ConfigError extends Error {}
 
+/** What a flag without a fixed default means when unset. */
+const NOTES: Partial<Record<keyof RawConfig, string>> = {
+  kubeconfig: "default $KUBECONFIG, else in-cluster",
+  namespace: "default all namespaces",
+  identity: "default hostname and a random suffix",
+  secretNamespaces: "comma-separated; default the operator's own namespace",
+};
+
 export const USAGE = [
   "Usage: vmdr-manager [flags]",
   "",
   "Flags (each also settable as VMDR_<FLAG_NAME>; --kubeconfig also from KUBECONFIG,",
   "--leader-election-namespace also from POD_NAMESPACE):",
-  ...KEYS.map((k) => `  --${flagOf(k)}${DEFAULTS[k] !== undefined ? ` (default ${String(DEFAULTS[k])})` : ""}`),
+  ...KEYS.map((k) => `  --${flagOf(k)}${DEFAULTS[k] !== undefined ? ` (default ${String(DEFAULTS[k])})` : NOTES[k] ? ` (${NOTES[k]})` : ""}`),
 ].join("\n");
 
 /**
@@ -189,6 +205,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     sitePollIntervalMs: parseDuration(c.sitePollInterval),
     ontapPollIntervalMs: parseDuration(c.ontapPollInterval),
     externalCallTimeoutMs: parseDuration(c.externalCallTimeout),
+    secretNamespaces: c.secretNamespaces ? [...new Set(c.secretNamespaces.split(","))] : [env.POD_NAMESPACE || c.leaderElectionNamespace],
     inCluster: Boolean(env.KUBERNETES_SERVICE_HOST),
     buildCommit: env.VMDR_BUILD_COMMIT ?? "unknown",
     testCrashPoints: env.VMDR_TEST_CRASH_POINTS || undefined,

@@ -1,9 +1,12 @@
 import type { KubeStore } from "../kube/store.js";
 import type { RuntimeMetrics } from "../metrics/controller.js";
 import type { ReplicationMetrics } from "../metrics/replication.js";
+import type { FailoverMetrics } from "../metrics/failover.js";
+import type { ProtectionGroupMetrics } from "../metrics/protection-group.js";
 import type { EventRecorder } from "../runtime/events.js";
 import type { Manager } from "../runtime/manager.js";
 import type { SiteConnections } from "../sites/connections.js";
+import type { ReferencedSecrets } from "../sites/secrets.js";
 import type { SiteInventories } from "../sites/inventories.js";
 import type { Clock } from "../util/clock.js";
 import { setupReplicationRelationshipController } from "./replication-relationship/setup.js";
@@ -19,7 +22,13 @@ export interface ControllerDeps {
   readonly events: EventRecorder;
   readonly metrics: RuntimeMetrics;
   readonly replicationMetrics: ReplicationMetrics;
+  /** FailoverRun metrics (the engine reports runs, steps, RTOs and successful tests). */
+  readonly failoverMetrics: FailoverMetrics;
+  /** Per-group gauges, read from the ProtectionGroup cache at scrape time. */
+  readonly groupMetrics: ProtectionGroupMetrics;
   readonly connections: SiteConnections;
+  /** The credentials Secrets Sites name (changes re-check the Sites). */
+  readonly secrets: Pick<ReferencedSecrets, "onChange">;
   readonly inventories: SiteInventories;
   readonly sitePollIntervalMs: number;
   readonly ontapPollIntervalMs: number;

@@ -20,6 +20,12 @@ export interface InformerOptions<T extends KubeObject> {
   /** Restrict to one namespace; all namespaces when undefined. */
   readonly namespace?: string;
   readonly labelSelector?: string;
+  /** A field selector, e.g. metadata.name=x to follow one object (what RBAC resourceNames can allow). */
+  readonly fieldSelector?: string;
+  /** Reduces each object before it is cached (e.g. to drop Secret keys nobody reads). */
+  readonly transform?: (obj: T) => T;
+  /** Told about every failed list or watch (the informer retries by itself). */
+  readonly onError?: (err: unknown) => void;
   readonly kube: KubeStore;
   readonly watcher: Watcher;
   readonly clock: Clock;
@@ -107,6 +113,7 @@ export class Informer<T extends KubeObject> {
           log.debug({ kind: this.o.type.kind }, "Watch history expired; relisting");
           continue;
         }
+        this.o.onError?.(err);
         const delay = backoffDelay(failures++, backoff);
         log.warn({ kind: this.o.type.kind, err, retryInMs: delay }, "List/watch failed; will relist");
         try {
@@ -120,14 +127,14 @@ export class Informer<T extends KubeObject> {
   }
 
   private async relist(signal: AbortSignal): Promise<string> {
-    const { kube, type, namespace, labelSelector } = this.o;
+    const { kube, type, namespace, labelSelector, fieldSelector } = this.o;
     const items: T[] = [];
     let cont: string | undefined;
     let rv = "";
     do {
       let page;
       try {
-        page = await kube.list(type, { namespace, labelSelector, limit: this.o.pageSize ?? 500, continue: cont }, signal);
+        page = await kube.list(type, { namespace, labelSelector, fieldSelector, limit: this.o.pageSize ?? 500, continue: cont }, signal);
       } catch (err) {
         // An expired continue token: start the list over.
         if (isGone(err) && cont) {
@@ -137,7 +144,7 @@ export class Informer<T extends KubeObject> {
         }
         throw err;
       }
-      items.push(...page.items);
+      items.push(...(this.o.transform ? page.items.map(this.o.transform) : page.items));
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion ?? "";
     } while (cont);
@@ -152,7 +159,7 @@ export class Informer<T extends KubeObject> {
 
   /** Watches from rv until the server ends the stream; returns the last resourceVersion seen. */
   private async watchFrom(rv: string, signal: AbortSignal): Promise<string> {
-    const { type, namespace, labelSelector, watcher } = this.o;
+    const { type, namespace, labelSelector, fieldSelector, watcher } = this.o;
     signal.throwIfAborted();
     let last = rv;
     let gone = false;
@@ -166,6 +173,7 @@ export class Informer<T extends KubeObject> {
       timeoutSeconds: Math.round(jitter(450, 1 / 3)),
     };
     if (labelSelector) query.labelSelector = labelSelector;
+    if (fieldSelector) query.fieldSelector = fieldSelector;
     const onEvent = (evType: WatchEventType, raw: unknown): void => {
       if (evType === "ERROR") {
         const status = raw as { code?: number; message?: string };
@@ -174,7 +182,7 @@ export class Informer<T extends KubeObject> {
         local.abort();
         return;
       }
-      const obj = raw as T;
+      const obj = evType === "BOOKMARK" || !this.o.transform ? (raw as T) : this.o.transform(raw as T);
       const objRv = obj.metadata?.resourceVersion;
       if (objRv) last = objRv;
       if (evType === "BOOKMARK") return;

@@ -7,6 +7,7 @@ import type { KubeStore } from "../kube/store.js";
 import { keyOf, keyString } from "../kube/types.js";
 import type { KubeObject, ResourceType } from "../kube/types.js";
 import type { Watcher } from "../kube/watch.js";
+import type { Cache } from "./cache.js";
 import { Controller } from "./controller.js";
 import type { Reconciler } from "./controller.js";
 import { checksRoute, metricsRoute, serve } from "./health.js";
@@ -47,6 +48,7 @@ export type RunOutcome = "stopped" | "lost";
 export class Manager {
   private readonly o: ManagerOptions;
   private readonly informers = new Map<string, Informer<KubeObject>>();
+  private readonly caches = new Map<string, Cache>();
   private readonly controllers: Controller[] = [];
   private readonly servers: http.Server[] = [];
   private elector: LeaderElector | undefined;
@@ -62,7 +64,7 @@ export class Manager {
 
   /**
    * The shared informer for a type (created on first use). Namespaced types follow the manager's
-   * namespace unless allNamespaces (e.g. Secrets, which cluster-scoped Sites name anywhere).
+   * namespace unless allNamespaces.
    */
   informer<T extends KubeObject>(type: ResourceType<T>, o: { allNamespaces?: boolean } = {}): Informer<T> {
     const id = `${type.group}/${type.version}/${type.plural}`;
@@ -80,6 +82,16 @@ export class Manager {
       this.informers.set(id, inf);
     }
     return inf as unknown as Informer<T>;
+  }
+
+  /**
+   * Registers a cache that is not one shared informer (e.g. ReferencedSecrets): it runs with the
+   * informers while this replica leads, controllers start once it has synced, and /readyz waits
+   * for it.
+   */
+  addCache(id: string, cache: Cache): void {
+    if (this.caches.has(id) || this.informers.has(id)) throw new Error(`cache ${id} is registered twice`);
+    this.caches.set(id, cache);
   }
 
   /** Registers a reconciler; returns its controller for setting up watches. */
@@ -171,15 +183,15 @@ export class Manager {
   }
 
   private async startWork(signal: AbortSignal): Promise<void> {
-    const informers = [...this.informers.values()];
-    const runs = informers.map((i) => i.run(signal));
+    const caches: Cache[] = [...this.informers.values(), ...this.caches.values()];
+    const runs = caches.map((i) => i.run(signal));
     try {
-      await Promise.all(informers.map((i) => i.waitForSync(signal)));
+      await Promise.all(caches.map((i) => i.waitForSync(signal)));
     } catch {
       await Promise.all(runs);
       return;
     }
-    this.o.log.info({ informers: informers.length, controllers: this.controllers.map((c) => c.name) }, "Caches synced; starting controllers");
+    this.o.log.info({ informers: caches.length, controllers: this.controllers.map((c) => c.name) }, "Caches synced; starting controllers");
     await Promise.all([...this.runnables.map((r) => r(signal)), ...this.controllers.map((c) => c.start(signal)), ...runs]);
   }
 
@@ -189,7 +201,8 @@ export class Manager {
         name: "informers-synced",
         check: () => {
           if (!this.leading) return undefined; // a standby is ready to take over
-          const unsynced = [...this.informers.entries()].filter(([, i]) => !i.hasSynced()).map(([id]) => id);
+          const all: [string, Cache][] = [...this.informers.entries(), ...this.caches.entries()];
+          const unsynced = all.filter(([, i]) => !i.hasSynced()).map(([id]) => id);
           return unsynced.length ? `not synced: ${unsynced.join(", ")}` : undefined;
         },
       },

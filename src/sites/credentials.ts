@@ -1,4 +1,4 @@
-import { PermanentError } from "../runtime/errors.js";
+import { OperatorError, PermanentError, withMessage } from "../runtime/errors.js";
 import type { KubeObject, ResourceType } from "../kube/types.js";
 import type { SecretReference } from "../api/v1alpha1/common.js";
 import { SECRET_KEYS } from "../api/v1alpha1/meta.js";
@@ -12,7 +12,10 @@ export interface Credentials {
   readonly password: string;
 }
 
-/** Reads a Secret from wherever the caller keeps them (the Secret informer's cache). */
+/**
+ * Reads a Secret from wherever the caller keeps them (ReferencedSecrets' cache): undefined when it
+ * does not exist; throws an OperatorError when it may not or cannot be read (yet).
+ */
 export type SecretLookup = (ref: SecretReference) => Secret | undefined;
 
 /**
@@ -21,7 +24,12 @@ export type SecretLookup = (ref: SecretReference) => Secret | undefined;
  * the Secret and the key, never a value.
  */
 export function readCredentials(lookup: SecretLookup, ref: SecretReference, what: string): Credentials {
-  const secret = lookup(ref);
+  let secret: Secret | undefined;
+  try {
+    secret = lookup(ref);
+  } catch (err) {
+    throw err instanceof OperatorError ? withMessage(err, `${what}: ${err.message}`) : err;
+  }
   if (!secret) throw new PermanentError(`${what}: Secret ${ref.namespace}/${ref.name} does not exist`, "SecretNotFound");
   const value = (key: string): string => {
     const b64 = secret.data?.[key];

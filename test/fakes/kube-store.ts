@@ -27,8 +27,15 @@ export class FakeKubeStore implements KubeStore {
 
   list<T extends KubeObject>(type: ResourceType<T>, o: ListOptions = {}): Promise<KubeList<T>> {
     const prefix = `${apiVersionOf(type)}/${type.plural}/`;
+    // Only the field selector the operator uses (one object by name); anything else is not faked.
+    let name: string | undefined;
+    if (o.fieldSelector !== undefined) {
+      const m = /^metadata\.name=([^,]+)$/.exec(o.fieldSelector);
+      if (!m) throw new Error(`FakeKubeStore: field selector ${o.fieldSelector} is not implemented`);
+      name = m[1];
+    }
     const items = [...this.objects.entries()]
-      .filter(([k, v]) => k.startsWith(prefix) && (!o.namespace || v.metadata.namespace === o.namespace))
+      .filter(([k, v]) => k.startsWith(prefix) && (!o.namespace || v.metadata.namespace === o.namespace) && (name === undefined || v.metadata.name === name))
       .map(([, v]) => structuredClone(v) as T);
     return Promise.resolve({ metadata: { resourceVersion: String(this.rv) }, items });
   }

@@ -69,7 +69,13 @@ describe("ProtectionGroup controller (real kube-apiserver + lab)", () => {
     await cond("hr", "Ready", "True", undefined, 60_000);
     const s = (await pg("hr"))!.status!;
     expect(s.counts).toEqual({ members: 6, shadowed: 6, placeholders: 0, problems: 0 });
+    expect(await w.metric("vmdr_protection_group_vms", { namespace: ns, name: "hr", state: "shadowed" })).toBe(6);
+    expect(await w.metric("vmdr_protection_group_condition", { namespace: ns, name: "hr", type: "Ready", status: "True" })).toBe(1);
     expect(s.datastores).toEqual(["RP1", "RP2"]);
+    expect(s.volumes).toEqual([
+      { relationship: "rg1fv1", volume: "RG1FV1", datastores: ["RP1"] },
+      { relationship: "rg1fv2", volume: "RG1FV2", datastores: ["RP2"] },
+    ]);
     expect(await site2Folder("DR-virtual machines/Site1-Protection Group 1/Site1-Database")).toBeDefined();
     expect(await site2Folder("DR-virtual machines/Site1-Protection Group 1/Site1-Application")).toBeDefined();
     expect(await site2Pool("Site1-hr")).toBeDefined();

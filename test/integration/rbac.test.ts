@@ -6,6 +6,8 @@ import { connect, eventually } from "../harness/kube.js";
 import type { TestKube } from "../harness/kube.js";
 import { ControlPlane } from "../harness/control-plane.js";
 import { applyAll, readManifests } from "../harness/manifests.js";
+import { definedFamilies, familiesOf } from "../harness/metrics.js";
+import { RBAC_FILES, serviceAccountKubeconfig } from "../harness/rbac.js";
 import { OperatorProcess } from "../harness/operator.js";
 import { REPO_ROOT, freePort, scratchDir } from "../harness/processes.js";
 
@@ -25,34 +27,25 @@ afterAll(async () => {
 });
 
 describe("deploy/rbac", () => {
-  it("gives the operator's ServiceAccount what it needs to start, lead and serve", async () => {
+  it("gives the operator's ServiceAccount what it needs to start, lead and serve health and metrics", async () => {
     const ns = await t.namespace("rbac");
     // The manifests as shipped, moved into this test's namespace (what kustomize's namespace field does).
     const text = (f: string): string => readFileSync(join(REPO_ROOT, "deploy/rbac", f), "utf8");
-    const files = ["service-account.yaml", "role.yaml", "role-binding.yaml", "leader-election-role.yaml"].map((f) => {
+    const files = RBAC_FILES.map((f) => {
       const path = join(scratchDir("rbac"), f);
       writeFileSync(path, text(f).replaceAll("vmdr-system", ns).replaceAll("name: vmdr-manager\n", `name: vmdr-manager-${ns}\n`));
       return path;
     });
     await applyAll(t.kube, readManifests(...files));
 
-    const tr = await t.rest.request<{ status: { token: string } }>("POST", `/api/v1/namespaces/${ns}/serviceaccounts/vmdr-manager-${ns}/token`, {
-      body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
-    });
-    const ca = /certificate-authority: (.*)/.exec(readFileSync(cp.kubeconfigPath, "utf8"))?.[1];
-    const kubeconfig = join(scratchDir("sa"), "kubeconfig");
-    writeFileSync(
-      kubeconfig,
-      `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "${cp.server}", certificate-authority: "${ca}"}\n` +
-        `users:\n- name: sa\n  user: {token: "${tr.status.token}"}\ncontexts:\n- name: x\n  context: {cluster: c, user: sa}\ncurrent-context: x\n`,
-    );
-    const hp = await freePort();
+    const { path: kubeconfig } = await serviceAccountKubeconfig(t.rest, cp, ns, `vmdr-manager-${ns}`);
+    const [hp, mp] = [await freePort(), await freePort()];
     op = new OperatorProcess("rbac", [
       `--kubeconfig=${kubeconfig}`,
       `--leader-election-namespace=${ns}`,
       "--identity=sa-operator",
       `--health-probe-bind-address=127.0.0.1:${hp}`,
-      "--metrics-bind-address=0",
+      `--metrics-bind-address=127.0.0.1:${mp}`,
     ]);
     await eventually(async () => {
       const lease = await t.kube.get(LeaseType, { namespace: ns, name: "vmdr-operator" });
@@ -64,5 +57,12 @@ describe("deploy/rbac", () => {
     }, 20_000, `readyz:\n${op.tail()}`);
     expect(ready.status).toBe(200);
     expect(op.logLines().filter((l) => l.level === "warn" || l.level === "error" || l.level === "fatal")).toEqual([]);
+
+    // /metrics serves every family the operator defines (the FailoverRun ones included), even
+    // before anything was observed.
+    const served = familiesOf(await (await fetch(`http://127.0.0.1:${mp}/metrics`)).text());
+    expect([...served.keys()].sort()).toEqual([...(await definedFamilies()).keys()].sort());
+    expect(served.get("vmdr_failover_runs_total")).toBe("counter");
+    expect(served.get("vmdr_last_successful_test_timestamp_seconds")).toBe("gauge");
   });
 });

@@ -114,10 +114,11 @@ export interface ProtectionGroupStatus {
   counts?: { members: number; shadowed: number; placeholders: number; problems: number };
   datastores?: string[];
   /**
-   * Per relationship, the datastore its volume carries at the protected site and how it is
-   * presented; what a failover mounts at the recovery site (known even when the protected site is lost).
+   * Per relationship: its source volume, the datastores that volume carries at the protected site
+   * (empty: none found) and how it is presented (SAN LUNs or an NFS export). What a failover mounts
+   * at the recovery site, known even when the protected site is lost.
    */
-  replicas?: { relationship: string; datastore?: string; protocol: "SAN" | "NFS" }[];
+  volumes?: { relationship: string; volume: string; datastores: string[]; protocol?: "SAN" | "NFS" }[];
   /**
    * The protected site's networks the group's VMs use, with a distributed portgroup's key: how a
    * recovered NIC (still backed by the protected site's portgroup) is matched to its mapping.
@@ -360,16 +361,17 @@ export const protectionGroupStatusSchema: JSONSchemaType<ProtectionGroupStatus> 
       },
     }),
     datastores: optional({ type: "array", maxItems: 256, items: { type: "string" } }),
-    replicas: optional({
+    volumes: optional({
       type: "array",
       maxItems: 64,
       items: {
         type: "object",
-        required: ["relationship", "protocol"],
+        required: ["relationship", "volume", "datastores"],
         properties: {
           relationship: { type: "string", maxLength: 253 },
-          datastore: optional({ type: "string", maxLength: 255 }),
-          protocol: stringEnum(["SAN", "NFS"] as const),
+          volume: { type: "string", maxLength: 255 },
+          datastores: { type: "array", maxItems: 64, items: { type: "string", maxLength: 255 } },
+          protocol: optional(stringEnum(["SAN", "NFS"] as const)),
         },
       },
     }),

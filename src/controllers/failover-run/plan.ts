@@ -96,8 +96,12 @@ export function planTest(i: PlanInput): PlanResult {
       const rr = i.relationship(ns, ref);
       if (!rr) return refuse("RelationshipNotFound", `ReplicationRelationship ${ns}/${ref} of ProtectionGroup ${name} does not exist`);
       if (rr.status?.state === "broken_off") return refuse("ReplicaBrokenOff", `the replica ${rr.spec.destination.volume} of ProtectionGroup ${name} is broken off: a failover or another operation owns it`);
-      const replica = g.status?.replicas?.find((x) => x.relationship === ref);
-      if (!replica?.datastore) return refuse("GroupNotReady", `ProtectionGroup ${name} does not know the datastore of relationship ${ref} yet (is the volume mounted at the protected site?)`);
+      const carried = g.status?.volumes?.find((x) => x.relationship === ref);
+      const datastore = carried?.datastores[0];
+      if (!carried || datastore === undefined) return refuse("GroupNotReady", `ProtectionGroup ${name} does not know the datastore of relationship ${ref} yet (is the volume mounted at the protected site?)`);
+      if (carried.datastores.length > 1) {
+        return refuse("InvalidSpec", `the volume of relationship ${ref} carries several datastores (${carried.datastores.join(", ")}); a run recovers one datastore per volume`);
+      }
       const svm = rr.spec.destination.svm ?? site.spec.storage.controllers.find((c) => c.name === rr.spec.destination.controller)?.svm ?? site.spec.storage.controllers[0]?.svm ?? "";
       volumes.push({
         group: name,
@@ -105,8 +109,8 @@ export function planTest(i: PlanInput): PlanResult {
         ...(rr.spec.destination.controller !== undefined ? { controller: rr.spec.destination.controller } : {}),
         svm,
         volume: rr.spec.destination.volume,
-        protocol: replica.protocol,
-        datastore: replica.datastore,
+        protocol: carried.protocol ?? "SAN",
+        datastore,
       });
     }
     const records = [...(i.records.get(`${ns}/${name}`) ?? new Map<string, ShadowRecord>()).entries()].filter(([, r]) => !r.removedAt);

@@ -18,10 +18,10 @@ export function naaOfSerial(serial: string): string {
 export interface ResolvedDatastores {
   /** Datastore ref keys carried by the volumes. */
   readonly refs: Set<string>;
-  /** Per volume, the datastore name found (undefined: not mounted at this site). */
-  readonly byVolume: Map<string, string | undefined>;
-  /** Per volume, how it is presented: LUNs (VMFS) or an NFS export. */
-  readonly protocols: Map<string, "SAN" | "NFS">;
+  /** Per volume (in the order given), the names of the datastores it carries (empty: not mounted at this site). */
+  readonly perVolume: readonly (readonly string[])[];
+  /** Per volume (in the order given), how it is presented: LUNs (VMFS) or an NFS export. */
+  readonly protocols: readonly ("SAN" | "NFS")[];
 }
 
 /**
@@ -62,28 +62,28 @@ export class DatastoreResolver {
     signal: AbortSignal,
   ): Promise<ResolvedDatastores> {
     const refs = new Set<string>();
-    const byVolume = new Map<string, string | undefined>();
-    const protocols = new Map<string, "SAN" | "NFS">();
+    const perVolume: string[][] = [];
+    const protocols: ("SAN" | "NFS")[] = [];
     for (const v of volumes) {
       const b = await this.backing(site, v.svm, v.volume, v.controller, signal);
-      protocols.set(v.volume, b.naas.length === 0 && b.exportPath ? "NFS" : "SAN");
-      let found: string | undefined;
+      protocols.push(b.naas.length === 0 && b.exportPath ? "NFS" : "SAN");
+      const found = new Set<string>();
       for (const naa of b.naas) {
         const ds = inv.datastoreByDevice(naa);
         if (ds) {
           refs.add(refKey(ds.ref));
-          found = ds.name;
+          found.add(ds.name);
         }
       }
       if (b.exportPath) {
         const ds = inv.datastoreByExport(b.exportPath);
         if (ds) {
           refs.add(refKey(ds.ref));
-          found = ds.name;
+          found.add(ds.name);
         }
       }
-      byVolume.set(v.volume, found);
+      perVolume.push([...found].sort());
     }
-    return { refs, byVolume, protocols };
+    return { refs, perVolume, protocols };
   }
 }

@@ -177,10 +177,12 @@ export class ProtectionGroupReconciler implements Reconciler {
     status.problems = problems.length ? problems.slice(0, MAX_PROBLEMS_IN_STATUS) : undefined;
     status.datastores = [...ds.refs].map((k) => prot.datastores.get(k)?.name ?? k).sort();
     // Known even when the protected site is lost later: what each replica carries and how.
-    status.replicas = v.relationships.map((r) => {
-      const datastore = ds.byVolume.get(r.spec.source.volume);
-      return { relationship: r.metadata.name, ...(datastore !== undefined ? { datastore } : {}), protocol: ds.protocols.get(r.spec.source.volume) ?? "SAN" };
-    });
+    status.volumes = v.relationships.map((r, i) => ({
+      relationship: r.metadata.name,
+      volume: volumes[i]!.volume,
+      datastores: [...(ds.perVolume[i] ?? [])],
+      protocol: ds.protocols[i] ?? "SAN",
+    }));
     const nets = new Map<string, { name: string; portgroupKey?: string }>();
     for (const m of group) {
       for (const n of m.vm.networks) {
@@ -189,7 +191,7 @@ export class ProtectionGroupReconciler implements Reconciler {
       }
     }
     status.protectedNetworks = nets.size ? [...nets.values()].sort((a, b) => a.name.localeCompare(b.name)) : undefined;
-    const unmounted = [...ds.byVolume.entries()].filter(([, d]) => d === undefined).map(([vol]) => vol);
+    const unmounted = volumes.filter((_, i) => (ds.perVolume[i] ?? []).length === 0).map((x) => x.volume);
     if (problems.length === 0 && unmounted.length === 0) cond.set(ConditionType.Aligned, true, "Aligned", `${group.length} VM(s) on ${ds.refs.size} datastore(s)`);
     else if (problems.length === 0) cond.set(ConditionType.Aligned, false, "DatastoreNotFound", `no datastore at the protected site carries volume(s) ${unmounted.join(", ")}`);
     else cond.set(ConditionType.Aligned, false, problems[0]!.kind, `${problems.length} problem(s); first: ${problems[0]!.message}`);

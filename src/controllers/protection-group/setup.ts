@@ -35,6 +35,7 @@ export function setupProtectionGroupController(m: Manager, deps: ControllerDeps)
     }),
   );
   m.watch(c, ProtectionGroupType);
+  deps.groupMetrics.follow(() => groups.list());
   const onSite = (site: string): string[] =>
     groups
       .list()

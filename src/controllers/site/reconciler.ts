@@ -134,6 +134,8 @@ export class SiteReconciler implements Reconciler {
       cond.set(ConditionType.VCenterReachable, true, "Connected", `${about.fullName || `vCenter ${about.version}`}; datacenter "${dc.name}"`);
       return true;
     } catch (err) {
+      // The credentials are still being read: not a finding about the endpoint.
+      if (classOf(err) === "Wait") throw err;
       const e = asOperatorError(err);
       failures.push(e);
       cond.set(ConditionType.VCenterReachable, false, e.reason, e.message);
@@ -151,6 +153,7 @@ export class SiteReconciler implements Reconciler {
         const v = info.version;
         storage.push({ name: c.name, version: `${v.generation}.${v.major}.${v.minor}`, cluster: info.name });
       } catch (err) {
+        if (classOf(err) === "Wait") throw err;
         const e = asOperatorError(err);
         storage.push({ name: c.name });
         problems.push(withMessage(e, `controller ${c.name}: ${e.message}`));

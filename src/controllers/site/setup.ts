@@ -1,8 +1,7 @@
 import { ProtectionGroupType, ReplicationRelationshipType, SiteType } from "../../api/v1alpha1/index.js";
-import type { ProtectionGroup, ReplicationRelationship, Site } from "../../api/v1alpha1/index.js";
+import type { ProtectionGroup, ReplicationRelationship } from "../../api/v1alpha1/index.js";
 import type { Manager } from "../../runtime/manager.js";
-import { SecretType } from "../../sites/credentials.js";
-import type { Secret } from "../../sites/credentials.js";
+import { secretRefsOf } from "../../sites/secrets.js";
 import type { ControllerDeps } from "../index.js";
 import { SiteReconciler } from "./reconciler.js";
 
@@ -14,8 +13,8 @@ export function sitesOf(o: ProtectionGroup | ReplicationRelationship): string[] 
 }
 
 /**
- * Wires the Site controller: Sites themselves; Secrets (a changed credential re-checks every Site
- * that names it); ProtectionGroups and ReplicationRelationships (their deletion may release a
+ * Wires the Site controller: Sites themselves; the Secrets they reference (a changed credential
+ * re-checks every Site that names it; ReferencedSecrets follows only those); ProtectionGroups and ReplicationRelationships (their deletion may release a
  * Site that is being deleted).
  */
 export function setupSiteController(m: Manager, deps: ControllerDeps): void {
@@ -37,16 +36,11 @@ export function setupSiteController(m: Manager, deps: ControllerDeps): void {
     }),
   );
   m.watch(c, SiteType);
-  const sitesUsingSecret = (s: Secret): string[] =>
-    sites
-      .list()
-      .filter((site: Site) =>
-        [site.spec.vcenter.credentialsSecretRef, ...site.spec.storage.controllers.map((x) => x.credentialsSecretRef)].some(
-          (r) => r.name === s.metadata.name && r.namespace === s.metadata.namespace,
-        ),
-      )
-      .map((site) => site.metadata.name);
-  m.watch(c, SecretType, sitesUsingSecret, { allNamespaces: true });
+  deps.secrets.onChange((ref) => {
+    for (const site of sites.list()) {
+      if (secretRefsOf(site).some((r) => r.name === ref.name && r.namespace === ref.namespace)) c.enqueue(site.metadata.name);
+    }
+  });
   const deletingSites = (o: ProtectionGroup | ReplicationRelationship): string[] =>
     sitesOf(o).filter((name) => sites.get(name)?.metadata.deletionTimestamp !== undefined);
   m.watch(c, ProtectionGroupType, deletingSites);

@@ -41,4 +41,13 @@ describe("loadConfig", () => {
   it("rejects lease timings that cannot work", () => {
     expect(() => loadConfig(["--lease-duration=5s", "--renew-deadline=10s"], {})).toThrow(/--lease-duration > --renew-deadline > --retry-period/);
   });
+
+  it("reads Secrets only in the operator's own namespace unless --secret-namespaces lists more", () => {
+    expect(loadConfig([], {}).secretNamespaces).toEqual(["vmdr-system"]);
+    expect(loadConfig([], { POD_NAMESPACE: "dr-operator" }).secretNamespaces).toEqual(["dr-operator"]);
+    expect(loadConfig(["--leader-election-namespace=ops"], {}).secretNamespaces).toEqual(["ops"]);
+    expect(loadConfig(["--secret-namespaces=vmdr-system,creds,creds"], {}).secretNamespaces).toEqual(["vmdr-system", "creds"]);
+    expect(() => loadConfig(["--secret-namespaces=vmdr-system,,x"], {})).toThrow(/--secret-namespaces: must match pattern/);
+    expect(() => loadConfig(["--secret-namespaces=*"], {})).toThrow(/--secret-namespaces/);
+  });
 });
