@@ -52,12 +52,19 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
   },
   "has(self.folder) || has(self.namePatterns)": { check: (s) => has(s, "folder") || has(s, "namePatterns") },
   "self.protectedSiteRef != self.recoverySiteRef": { check: (s) => field(s, "protectedSiteRef") !== field(s, "recoverySiteRef") },
-  "has(self.protectionGroups) != has(self.site)": { check: (s) => has(s, "protectionGroups") !== has(s, "site") },
+  "(self.type == 'CleanupTest' && has(self.testRun)) ? !(has(self.protectionGroups) && has(self.site)) : has(self.protectionGroups) != has(self.site)": {
+    check: (s) =>
+      field(s, "type") === "CleanupTest" && has(s, "testRun") ? !(has(s, "protectionGroups") && has(s, "site")) : has(s, "protectionGroups") !== has(s, "site"),
+  },
   [`!(self.type in [${DISRUPTIVE.map((t) => `'${t}'`).join(", ")}]) || (has(self.confirmation) && self.confirmation == self.type)`]: {
     check: (s) => !DISRUPTIVE.includes(String(field(s, "type"))) || field(s, "confirmation") === field(s, "type"),
     message: (s) => `confirmation: a ${String(field(s, "type"))} run is disruptive; set spec.confirmation to "${String(field(s, "type"))}" to confirm it`,
   },
   "!has(self.testRun) || self.type == 'CleanupTest'": { check: (s) => !has(s, "testRun") || field(s, "type") === "CleanupTest" },
+  "!has(self.testLocation) || self.type == 'Test'": { check: (s) => !has(s, "testLocation") || field(s, "type") === "Test" },
+  "self.type != 'Test' || !has(self.networkMode) || self.networkMode != 'Mapped'": {
+    check: (s) => field(s, "type") !== "Test" || !has(s, "networkMode") || field(s, "networkMode") !== "Mapped",
+  },
 };
 
 /** Rules that compare with the previous object: they cannot fail on a create. */

@@ -3,7 +3,6 @@ import { completed, started } from "../../../engine/types.js";
 import type { ActResult, BatchStep, ItemObservation } from "../../../engine/types.js";
 import { PermanentError } from "../../../runtime/errors.js";
 import { readResolutionResults } from "../../../vsphere/host-storage.js";
-import type { TaskState } from "../../../vsphere/tasks.js";
 import type { XNode } from "../../../vsphere/soap/xml.js";
 import type { HostInfo } from "../../../vsphere/types.js";
 import { moref } from "../../../vsphere/types.js";
@@ -64,7 +63,7 @@ export const mountDatastores: BatchStep<RunContext, VolumeRecord> = {
   async observeItem(ctx, v, op): Promise<ItemObservation> {
     if (op?.state === "running") return { kind: "InProgress", pollAfterMs: 500 };
     if (op?.state === "success" && v.protocol === "SAN") {
-      const failed = readResolutionResults({ task: moref("Task", op.handle.id), state: "success", result: op.result as XNode | undefined } as TaskState).find((r) => r.error);
+      const failed = readResolutionResults({ task: moref("Task", op.handle.id), state: "success", result: op.result as XNode | undefined }).find((r) => r.error);
       if (failed?.error) return { kind: "Failed", message: `resolving the copy of ${v.datastore}: ${failed.error.message}` };
     }
     if (v.protocol === "NFS") return nfsMissing(ctx, v).length ? { kind: "NeedsAct" } : { kind: "Done" };
@@ -78,7 +77,7 @@ export const mountDatastores: BatchStep<RunContext, VolumeRecord> = {
       return { kind: "Failed", message: `another copy of ${v.datastore}'s VMFS (${uuid}) is mounted at Site ${ctx.recoverySite(v.group).metadata.name} as ${other.name}; force-mounting a second copy is refused (clean up the other test, or set vmfsCopies: Resignature)` };
     }
     if (hosts.some((h) => sanNeed(h, devices) !== "mounted")) return { kind: "NeedsAct" };
-    const mounted = copyVolume(hosts[0]!, devices);
+    const mounted = copyVolume(hosts[0], devices);
     if (mounted && mounted.name !== v.datastore) return { kind: "NeedsAct" }; // a resignatured copy, still named snap-…
     return { kind: "Done" };
   },

@@ -22,7 +22,7 @@ const devicesOf = new WeakMap<RunContext, Map<string, Set<string>>>();
  */
 export async function storageView(ctx: RunContext, volumes: readonly VolumeRecord[], signal: AbortSignal): Promise<Map<string, HostStorage>> {
   let view = views.get(ctx);
-  if (!view) views.set(ctx, (view = new Map()));
+  if (!view) views.set(ctx, (view = new Map<string, HostStorage>()));
   for (const group of new Set(volumes.map((v) => v.group))) {
     const site = ctx.recoverySite(group);
     const client = await ctx.vcenter(site);
@@ -41,7 +41,7 @@ export async function storageView(ctx: RunContext, volumes: readonly VolumeRecor
 /** The NAA devices that carry a volume's copy: the run's clone's LUNs, or the replica's own. */
 export async function copyDevices(ctx: RunContext, v: VolumeRecord): Promise<Set<string>> {
   let cache = devicesOf.get(ctx);
-  if (!cache) devicesOf.set(ctx, (cache = new Map()));
+  if (!cache) devicesOf.set(ctx, (cache = new Map<string, Set<string>>()));
   const name = v.clone ?? cloneName(v, ctx.shortId);
   const key = `${v.svm}:${name}`;
   const hit = cache.get(key);
