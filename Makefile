@@ -96,8 +96,12 @@ test-demo: build demo-tools ## The demo's short mode: fails unless a new VM's sh
 test-lab: ## Go tests of the two-site lab (hack/lab)
 	cd hack/lab && go vet ./... && go test -count=1 ./...
 
+.PHONY: test-contract-py
+test-contract-py: ## The lab against the vendors' SDKs (pyVmomi, netapp-ontap; pinned, in a cached venv)
+	VMDR_LAB=$$(hack/ensure-tool.sh lab) test/contract-py/run.sh
+
 .PHONY: test
-test: lint verify-crds test-rules test-unit test-integration test-lab test-demo ## Everything CI runs: lint, CRD drift, alert rules, unit, integration (real kube-apiserver + lab), lab
+test: lint verify-crds test-rules test-unit test-integration test-lab test-contract-py test-demo ## Everything CI runs: lint, CRD drift, alert rules, unit, integration (real kube-apiserver + lab), lab, SDK contract
 
 .PHONY: bench
 bench: build tools ## Benchmarks (print numbers; never part of test)

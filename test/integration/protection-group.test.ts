@@ -133,7 +133,11 @@ describe("ProtectionGroup controller (real kube-apiserver + lab)", () => {
     await w.lab.addVm("site1", { name: "HR-On-Finance", folder: "Protection Group 1/Application", datastore: "RP3", resourcePool: "HRServers", portgroup: "Site1-LAN" });
     const c = await cond("hr", "Aligned", "False");
     expect(c.message).toMatch(/problem/);
-    const problems = (await pg("hr"))!.status!.problems!;
+    // The two VMs may reach the group in separate reconciles: wait until both are reported.
+    const problems = await eventually(async () => {
+      const p = (await pg("hr"))!.status?.problems ?? [];
+      return p.some((x) => x.subject === "HR-On-Finance") && p.some((x) => x.subject === "Stray-On-RP2") ? p : undefined;
+    }, 30_000, "both problems reported");
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ kind: "StrayVm", subject: "Stray-On-RP2", message: expect.stringContaining("RP2") }),

@@ -29,17 +29,18 @@
 //     PowerOnVM_Task stays running until AnswerVM (or CancelTask) answers: "moved" keeps the UUIDs,
 //     "copied" gives the VM a new BIOS UUID, a new instance UUID and new host-generated MACs,
 //     cancel fails the task. uuid.action = "keep"/"create" in the .vmx answers without asking.
-//   - Storage per the fabric. RescanAllHba, RescanHba, RescanVmfs and RefreshStorageSystem refresh
-//     a host's SCSI devices (online LUNs mapped to an igroup with its WWPN) and mount the VMFS
-//     volumes of the writable ones, named with their header label (LVM.DisallowSnapshotLun=0). A
-//     datastore is identified by its VMFS UUID: a clone and a replica of the same volume are the
-//     same datastore, whichever device presents it now. When a host loses a volume, its mount goes
-//     inaccessible if VMs are registered on it (summary.accessible false once no host reaches it,
-//     the VMs' connectionState inaccessible, most VM operations refused with InvalidState) or is
-//     removed otherwise; when the volume comes back the VMs are reloaded from their .vmx.
-//     CreateNasDatastore mounts an export the fabric presents to the host (spec.localPath is the
-//     datastore name); RemoveDatastore unmounts; host advanced options (LVM.*) round-trip with
-//     type checks.
+//   - Storage as ESXi 7/8 handle it (vmfs.go): rescans refresh a host's SCSI devices from the
+//     fabric and mount the VMFS volumes whose signature matches their device; replicas and clones
+//     are unresolved copies until ResolveMultipleUnresolvedVmfsVolumes force-mounts them (keeping
+//     their UUID) or a resignature gives them a new one (Options.MountCopiesByLabel mounts them by
+//     label instead, LVM.DisallowSnapshotLun=0). UnmountVmfsVolume, MountVmfsVolume,
+//     DetachScsiLun and AttachScsiLun are remembered by the host. A heartbeat notices storage lost
+//     under a mounted volume (unmapped, offline, deleted, read-only) without a rescan: the mount,
+//     the datastore and its VMs turn inaccessible and the fault is recorded. A datastore is
+//     identified by its VMFS UUID and reported at ds:///vmfs/volumes/<uuid>/.
+//     CreateNasDatastore mounts an NFS export the fabric presents to the host (spec.localPath is
+//     the datastore name); RemoveDatastore unmounts; host advanced options round-trip with type
+//     checks.
 //   - A guest model. GuestBootTime after a power-on (lab clock) VMware Tools run, the heartbeat is
 //     green and the guest reports the network settings it has: those its .vmx records under
 //     lab.guest.* keys (standing for the guest OS's own configuration, so they travel with the VM),
@@ -57,8 +58,7 @@
 // # Simplifications
 //
 // The lab does not model hot-add limits, resource admission, vMotion of storage (RelocateVM_Task
-// to another datastore is refused), snapshot files, or resignaturing (QueryUnresolvedVmfsVolumes
-// is always empty). ReconfigVM_Task handles NICs, CD-ROMs, floppies, disks and SCSI controllers;
+// to another datastore is refused), snapshot files, or VMFS volumes of more than one extent. ReconfigVM_Task handles NICs, CD-ROMs, floppies, disks and SCSI controllers;
 // other device classes are NotSupported. Power-on is refused while the VM's datastore is
 // inaccessible; while the question is pending the VM is still powered off.
 package vcenter

@@ -263,6 +263,9 @@ func (v *VCenter) rescanHost(ctx *simulator.Context, h *hostInfo) {
 		v.mu.Unlock()
 		if unmounted {
 			// ESXi keeps an unmounted volume unmounted across rescans; vCenter shows it so.
+			if v.datastoreByUUID(u) == nil {
+				v.createUnmounted(ctx, hd.pick(u, ""), hd.labels[u])
+			}
 			if s := v.datastoreByUUID(u); s != nil {
 				v.mu.Lock()
 				if s.parked == nil {
@@ -365,6 +368,17 @@ func (v *VCenter) mountVMFS(ctx *simulator.Context, h *hostInfo, d fabric.Device
 		v.rebindVMFS(ctx, s, d)
 	}
 	v.addMount(ctx, s, h)
+}
+
+// createUnmounted creates the datastore of a volume a host knows but keeps unmounted (its device
+// came back, or was attached again): vCenter lists it, mounted nowhere.
+func (v *VCenter) createUnmounted(ctx *simulator.Context, d fabric.Device, hdr fabric.Header) {
+	key := vmfsKey(hdr.UUID)
+	s := &dsState{key: key, proto: fabric.VMFS, dir: d.Dir, naa: d.NAA, uuid: hdr.UUID,
+		mode: types.HostMountModeReadWrite, mounts: map[types.ManagedObjectReference]bool{}}
+	s.name = v.uniqueDatastoreName(hdr.Label)
+	info := &types.VmfsDatastoreInfo{DatastoreInfo: v.datastoreInfo(s), Vmfs: v.vmfsVolume(s, hdr.Label)}
+	v.createDatastore(ctx, s, info, string(types.HostFileSystemVolumeFileSystemTypeVMFS))
 }
 
 func (v *VCenter) datastoreInfo(s *dsState) types.DatastoreInfo {
