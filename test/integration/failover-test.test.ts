@@ -133,6 +133,10 @@ describe("DR test of HR, then its cleanup (real kube-apiserver, lab, operator pr
     // Production: relationships untouched, Site 1 unchanged.
     expect(await relStates()).toEqual(relationships.map(() => "snapmirrored"));
     expect(await site1Fingerprint()).toBe(site1Before);
+    // The evidence, as Prometheus sees it.
+    expect(await w.metric("vmdr_failover_runs_total", { type: "Test", result: "succeeded" })).toBe(1);
+    expect(await w.metric("vmdr_failover_last_rto_seconds", { namespace: ns, protection_group: "hr", type: "Test" })).toBe(s.rtoSeconds);
+    expect(await w.metric("vmdr_last_successful_test_timestamp_seconds", { namespace: ns, protection_group: "hr" })).toBe(Math.floor(Date.parse(s.completedAt!) / 1000));
   }, 180_000);
 
   it("refuses a second Test of a group the first still holds, touching nothing", async () => {

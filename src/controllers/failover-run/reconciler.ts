@@ -10,6 +10,7 @@ import type { ReconcileContext, Reconciler } from "../../runtime/controller.js";
 import { done, requeueAfter } from "../../runtime/result.js";
 import type { Result } from "../../runtime/result.js";
 import type { Clock } from "../../util/clock.js";
+import type { FailoverMetrics, RunResult } from "../../metrics/failover.js";
 import { ConditionSetter } from "../shared/conditions.js";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "../shared/finalizers.js";
 import { RunContext } from "./context.js";
@@ -31,6 +32,8 @@ export interface FailoverRunDeps {
   readonly sources: PlanSources;
   /** Test-only crash points (never set in production). */
   readonly crash?: EngineDeps["crash"];
+  /** Run and step counters and durations, RTO and last successful test per group. */
+  readonly metrics?: FailoverMetrics;
   /** Called when a run starts or stops being active (the controller's inventory subscriptions). */
   readonly onActive?: (key: string, recoverySites: readonly string[] | undefined) => void;
 }
@@ -70,10 +73,14 @@ export class FailoverRunReconciler implements Reconciler {
     const status = store.status;
     status.conditions ??= [];
     const cond = new ConditionSetter(status.conditions, run.metadata.generation, this.deps.clock);
+    const wasTerminal = terminal(run.status);
     try {
       const r = await this.pass(ctx, store, cond);
       await store.checkpoint(ctx.signal);
-      if (terminal(store.status)) this.deps.onActive?.(id, undefined);
+      if (terminal(store.status)) {
+        this.deps.onActive?.(id, undefined);
+        if (!wasTerminal) this.recordOutcome(store);
+      }
       return r;
     } catch (err) {
       if (err instanceof ConflictError) throw err; // our view is stale: re-read, write nothing
@@ -194,6 +201,22 @@ export class FailoverRunReconciler implements Reconciler {
     return requeueAfter(0);
   }
 
+  /** Metrics of a run that has just ended: its result and duration; for a Test, RTO and last success per group. */
+  private recordOutcome(store: RunStore): void {
+    const m = this.deps.metrics;
+    const { status, run } = store;
+    if (!m || run.spec.dryRun) return;
+    const c = findCondition(status.conditions, ConditionType.Succeeded);
+    const result: RunResult = c?.status === "True" ? "succeeded" : c?.reason === Reason.Cancelled ? "cancelled" : "failed";
+    const end = status.completedAt ? Date.parse(status.completedAt) : this.deps.clock.now();
+    m.runFinished(run.spec.type, result, status.startedAt ? Math.max(0, (end - Date.parse(status.startedAt)) / 1000) : 0);
+    if (run.spec.type !== "Test" || result !== "succeeded") return;
+    for (const g of status.plan?.groups ?? []) {
+      if (status.rtoSeconds !== undefined) m.recordRto(run.metadata.namespace ?? "", g, run.spec.type, status.rtoSeconds, end);
+      m.testSucceeded(run.metadata.namespace ?? "", g, end);
+    }
+  }
+
   /** The run's groups as the API server has them now. */
   private async groups(ctx: ReconcileContext, store: RunStore): Promise<Map<string, ProtectionGroup>> {
     const out = new Map<string, ProtectionGroup>();
@@ -260,6 +283,8 @@ export class FailoverRunReconciler implements Reconciler {
       // Crash points are named per run type: a CleanupTest's ClaimGroups is not its Test's.
       ...(this.deps.crash ? { crash: (point, step) => this.deps.crash?.(point, `${run.spec.type}/${step}`) } : {}),
       onStep: (rec: StepRecord, event: StepEvent, message: string) => {
+        const result = event === "Succeeded" ? "succeeded" : event === "Failed" ? "failed" : event === "Blocked" ? "blocked" : undefined;
+        if (result) this.deps.metrics?.stepFinished(rec.name, result, secondsSince(rec.startedAt, this.deps.clock.now()));
         if (warn.includes(event)) events.warning(run, `Step${event}`, `${rec.name}: ${message}`);
         else events.normal(run, `Step${event}`, `${rec.name}: ${message}`);
         ctx.log.info({ step: rec.name, event }, `Step ${event.toLowerCase()}`);
@@ -267,6 +292,8 @@ export class FailoverRunReconciler implements Reconciler {
     };
   }
 }
+
+const secondsSince = (iso: string | undefined, now: number): number => (iso ? Math.max(0, (now - Date.parse(iso)) / 1000) : 0);
 
 /** No operation of the current step is in flight (cancellation waits for that). */
 function atBoundary(store: RunStore): boolean {

@@ -47,6 +47,7 @@ export function setupFailoverRunController(m: Manager, deps: ControllerDeps): vo
         inventory,
       },
       crash: deps.crash,
+      metrics: deps.failoverMetrics,
       onActive: (key, recoverySites) => {
         if (recoverySites) active.set(key, recoverySites);
         else active.delete(key);
