@@ -114,7 +114,7 @@ async function main(): Promise<void> {
       for (const g of (await kube.list(ProtectionGroupType, { namespace: "dr" })).items) {
         const c = g.status?.counts;
         const ready = findCondition(g.status?.conditions, "Ready");
-        const batch = g.status?.preRegistration ? `, pre-registering (${g.status.preRegistration.step})` : "";
+        const batch = g.status?.preRegistration ? `, pre-registering (${(g.status.preRegistration.cleanupSteps ?? g.status.preRegistration.steps).find((x) => x.state !== "Succeeded" && x.state !== "Skipped")?.name ?? "finishing"})` : "";
         report(
           `pg/${g.metadata.name}`,
           `ProtectionGroup ${g.metadata.name}: ${c ? `${c.members} VMs, ${c.shadowed} shadowed at Site 2, ${c.placeholders} placeholders, ${c.problems} problems` : "…"}${batch}${ready?.status === "True" ? " — Ready" : ""}`,

@@ -96,7 +96,7 @@ describe("faults during a DR test (real kube-apiserver, lab, operator process)",
     expect(step.state).toBe("Failed");
     expect(step.message).toMatch(/after 3 attempt\(s\)/);
     expect(r.status!.steps!.filter((s) => s.state === "Pending").map((s) => s.name)).toEqual(["PresentClones", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "IsolateNetworks", "PowerOnVms"]);
-  });
+  }, 240_000);
 
   it("reports the one VM whose power-on keeps failing and recovers the others", async () => {
     for (let i = 0; i < 4; i++) await w.lab.failNextTask("site2", "PowerOnVM_Task", "InvalidState", "HR-App2");
@@ -109,7 +109,7 @@ describe("faults during a DR test (real kube-apiserver, lab, operator process)",
     expect(failed.message).toMatch(/InvalidState/);
     expect(vms.filter((v) => v.name !== "HR-App2").every((v) => v.state === "Ready")).toBe(true);
     expect(r.status?.progress).toBe(`${vms.length - 1}/${vms.length}`);
-  });
+  }, 240_000);
 
   it("waits while Site 2's vCenter is unreachable for a minute, then carries on to the end", async () => {
     const name = await startTest();

@@ -238,7 +238,7 @@ export const failoverRunSpecSchema: JSONSchemaType<FailoverRunSpec> = {
   ],
 };
 
-const volumeRecord: JSONSchemaType<VolumeRecord> = {
+export const volumeRecordSchema: JSONSchemaType<VolumeRecord> = {
   type: "object",
   required: ["group", "relationship", "svm", "volume", "protocol", "datastore"],
   properties: {
@@ -281,6 +281,44 @@ export const vmRecordSchema: JSONSchemaType<VmRecord> = {
   },
 };
 
+export const recoveryPointsSchema: JSONSchemaType<RecoveryPoint[]> = {
+  type: "array",
+  maxItems: 1024,
+  items: {
+    type: "object",
+    required: ["relationship", "volume", "snapshot"],
+    properties: {
+      relationship: { type: "string", maxLength: 253 },
+      volume: { type: "string", maxLength: 255 },
+      snapshot: { type: "string", maxLength: 255 },
+      createTime: optional(timestamp),
+    },
+  },
+};
+
+export const cleanupReportSchema: JSONSchemaType<NonNullable<FailoverRunStatus["cleanup"]>> = {
+  type: "object",
+  required: ["removed"],
+  properties: {
+    removed: {
+      type: "array",
+      maxItems: 20000,
+      items: {
+        type: "object",
+        required: ["kind", "name", "site", "action"],
+        properties: {
+          kind: stringEnum(["VirtualMachine", "Datastore", "Volume", "LunMap", "ExportRule", "ScsiLun"] as const),
+          name: { type: "string", maxLength: 2048 },
+          site: { type: "string", maxLength: 253 },
+          action: { type: "string", maxLength: 64 },
+        },
+      },
+    },
+    verifiedAt: optional(timestamp),
+    remaining: optional({ type: "array", maxItems: 1000, items: { type: "string", maxLength: 2048 } }),
+  },
+};
+
 /** Per-VM records kept in the run's status; beyond this they go to shard ConfigMaps. */
 export const INLINE_VM_LIMIT = 200;
 
@@ -320,7 +358,7 @@ export const failoverRunStatusSchema: JSONSchemaType<FailoverRunStatus> = {
     }),
     steps: optional(stepRecordsSchema),
     cleanupSteps: optional(stepRecordsSchema),
-    volumes: optional({ type: "array", maxItems: 1024, items: volumeRecord }),
+    volumes: optional({ type: "array", maxItems: 1024, items: volumeRecordSchema }),
     vms: optional({ type: "array", maxItems: INLINE_VM_LIMIT, items: vmRecordSchema }),
     vmShards: optional({
       type: "array",
@@ -341,46 +379,12 @@ export const failoverRunStatusSchema: JSONSchemaType<FailoverRunStatus> = {
       },
     }),
     rtoSeconds: optional({ type: "number" }),
-    recoveryPoints: optional({
-      type: "array",
-      maxItems: 1024,
-      items: {
-        type: "object",
-        required: ["relationship", "volume", "snapshot"],
-        properties: {
-          relationship: { type: "string", maxLength: 253 },
-          volume: { type: "string", maxLength: 255 },
-          snapshot: { type: "string", maxLength: 255 },
-          createTime: optional(timestamp),
-        },
-      },
-    }),
+    recoveryPoints: optional(recoveryPointsSchema),
     recoveryPointSkewSeconds: optional({ type: "number" }),
     testRun: optional({ type: "string", maxLength: 253 }),
     testRunUid: optional({ type: "string", maxLength: 64 }),
     cleanedUpBy: optional({ type: "string", maxLength: 253 }),
-    cleanup: optional({
-      type: "object",
-      required: ["removed"],
-      properties: {
-        removed: {
-          type: "array",
-          maxItems: 20000,
-          items: {
-            type: "object",
-            required: ["kind", "name", "site", "action"],
-            properties: {
-              kind: stringEnum(["VirtualMachine", "Datastore", "Volume", "LunMap", "ExportRule", "ScsiLun"] as const),
-              name: { type: "string", maxLength: 2048 },
-              site: { type: "string", maxLength: 253 },
-              action: { type: "string", maxLength: 64 },
-            },
-          },
-        },
-        verifiedAt: optional(timestamp),
-        remaining: optional({ type: "array", maxItems: 1000, items: { type: "string", maxLength: 2048 } }),
-      },
-    }),
+    cleanup: optional(cleanupReportSchema),
   },
 };
 

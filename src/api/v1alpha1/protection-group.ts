@@ -8,6 +8,13 @@ import {
 } from "./common.js";
 import type { KindDefinition } from "./common.js";
 import { GROUP, VERSION } from "./meta.js";
+import { cleanupReportSchema, recoveryPointsSchema, vmRecordSchema, volumeRecordSchema } from "./failover-run.js";
+import type { FailoverRunStatus, RecoveryPoint, VmRecord, VolumeRecord } from "./failover-run.js";
+import { stepRecordsSchema } from "./steps.js";
+import type { StepRecord } from "./steps.js";
+
+/** VMs one pre-registration batch registers at most; more wait for the next batch. */
+export const PRE_REGISTRATION_BATCH = 200;
 
 export interface FolderNameRule {
   from: string;
@@ -134,17 +141,27 @@ export interface ProtectionGroupStatus {
    * deletionPolicy Remove removes them when empty and no other group uses them.
    */
   createdPool?: string;
-  /** A pre-registration batch in progress (VMbook ch. 11), persisted so a restart resumes it. */
-  preRegistration?: {
-    step: "Clone" | "Map" | "Rescan" | "Search" | "Register" | "Cleanup";
-    startedAt: string;
-    /** FlexClones this batch made (deterministic names). */
-    clones: string[];
-    /** ONTAP job or vCenter tasks being waited for. */
-    job?: string;
-    tasks?: string[];
-    vms: number;
-  };
+  /**
+   * A pre-registration batch in progress (VMbook ch. 11), run by the step engine like a
+   * FailoverRun: its steps, the replicas it clones and the VMs it registers, persisted so a restart
+   * or a new leader resumes it.
+   */
+  preRegistration?: PreRegistrationBatch;
+  /** VMs a batch could not register because their files were newer than the replica; they wait for a transfer past these snapshots. */
+  awaitingReplication?: { snapshots: { volume: string; snapshot: string }[]; vms: string[] };
+  /** The last batch that left VMs unregistered for another reason: no new batch for a while (clones are not free). */
+  preRegistrationFailure?: { at: string; message: string };
+}
+
+export interface PreRegistrationBatch {
+  startedAt: string;
+  steps: StepRecord[];
+  /** After a failed step: the cleanup that removes the batch's clones. */
+  cleanupSteps?: StepRecord[];
+  volumes: VolumeRecord[];
+  vms: VmRecord[];
+  recoveryPoints?: RecoveryPoint[];
+  cleanup?: FailoverRunStatus["cleanup"];
 }
 
 export type ProtectionGroup = StatusObject<ProtectionGroupStatus> & { spec: ProtectionGroupSpec };
@@ -406,15 +423,33 @@ export const protectionGroupStatusSchema: JSONSchemaType<ProtectionGroupStatus> 
     createdPool: optional({ type: "string", maxLength: 1024 }),
     preRegistration: optional({
       type: "object",
-      required: ["step", "startedAt", "clones", "vms"],
+      required: ["startedAt", "steps", "volumes", "vms"],
       properties: {
-        step: stringEnum(["Clone", "Map", "Rescan", "Search", "Register", "Cleanup"] as const),
         startedAt: timestamp,
-        clones: { type: "array", maxItems: 256, items: { type: "string" } },
-        job: optional({ type: "string" }),
-        tasks: optional({ type: "array", maxItems: 1000, items: { type: "string" } }),
-        vms: { type: "integer" },
+        steps: stepRecordsSchema,
+        cleanupSteps: optional(stepRecordsSchema),
+        volumes: { type: "array", maxItems: 64, items: volumeRecordSchema },
+        vms: { type: "array", maxItems: PRE_REGISTRATION_BATCH, items: vmRecordSchema },
+        recoveryPoints: optional(recoveryPointsSchema),
+        cleanup: optional(cleanupReportSchema),
       },
+    }),
+    awaitingReplication: optional({
+      type: "object",
+      required: ["snapshots", "vms"],
+      properties: {
+        snapshots: {
+          type: "array",
+          maxItems: 64,
+          items: { type: "object", required: ["volume", "snapshot"], properties: { volume: { type: "string", maxLength: 255 }, snapshot: { type: "string", maxLength: 255 } } },
+        },
+        vms: { type: "array", maxItems: 20000, items: { type: "string", maxLength: 64 } },
+      },
+    }),
+    preRegistrationFailure: optional({
+      type: "object",
+      required: ["at", "message"],
+      properties: { at: timestamp, message: { type: "string", maxLength: 4096 } },
     }),
   },
 };

@@ -1,4 +1,5 @@
-import type { FailoverRun, ProtectionGroup, Site, VmRecord, VolumeRecord } from "../../api/v1alpha1/index.js";
+import type { FailoverRunSpec, FailoverRunStatus, ProtectionGroup, Site, VmRecord, VolumeRecord } from "../../api/v1alpha1/index.js";
+import type { ObjectMeta } from "../../kube/types.js";
 import type { Logger } from "../../log/logger.js";
 import type { KubeStore } from "../../kube/store.js";
 import type { OntapClient } from "../../ontap/client.js";
@@ -7,7 +8,6 @@ import type { EventRecorder } from "../../runtime/events.js";
 import type { InventoryIndex } from "../../sites/inventory-index.js";
 import type { Clock } from "../../util/clock.js";
 import type { VsphereClient } from "../../vsphere/client.js";
-import type { RunStore } from "./store.js";
 
 /** How steps reach the outside world: clients per Site, inventories, the API. */
 export interface RunWorld {
@@ -21,12 +21,26 @@ export interface RunWorld {
   readonly inventory: (site: string) => InventoryIndex | undefined;
 }
 
-/** What every step of a FailoverRun sees during one pass. */
+/**
+ * What the steps read and record: the run's identity and options, its volume and VM records, and
+ * the parts of its status they report into. A FailoverRun (RunStore) is one; a ProtectionGroup's
+ * pre-registration batch is another, with the same steps.
+ */
+export interface RunState {
+  readonly run: {
+    readonly metadata: Pick<ObjectMeta, "name" | "namespace" | "uid">;
+    readonly spec: Pick<FailoverRunSpec, "networkMode" | "powerOn" | "testLocation"> & { readonly type: FailoverRunSpec["type"] | "PreRegistration" };
+  };
+  readonly status: Pick<FailoverRunStatus, "volumes" | "recoveryPoints" | "recoveryPointSkewSeconds" | "cleanup" | "testRun" | "testRunUid">;
+  readonly vms: VmRecord[];
+}
+
+/** What every step sees during one pass. */
 export class RunContext {
   private readonly inventories = new Map<string, InventoryIndex>();
 
   constructor(
-    readonly store: RunStore,
+    readonly store: RunState,
     readonly world: RunWorld,
     /** The run's groups, read live at the start of the pass, by name. */
     readonly groups: ReadonlyMap<string, ProtectionGroup>,
@@ -34,7 +48,7 @@ export class RunContext {
     readonly signal: AbortSignal,
   ) {}
 
-  get run(): FailoverRun {
+  get run(): RunState["run"] {
     return this.store.run;
   }
 

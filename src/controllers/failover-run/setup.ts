@@ -1,10 +1,10 @@
 import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, SiteType } from "../../api/v1alpha1/index.js";
 import type { Manager } from "../../runtime/manager.js";
-import { InventoryIndex } from "../../sites/inventory-index.js";
 import { SitePoller } from "../../sites/poller.js";
 import type { ControllerDeps } from "../index.js";
 import { ShadowRecordStore } from "../protection-group/records.js";
 import { FailoverRunReconciler } from "./reconciler.js";
+import { runWorld } from "./world.js";
 
 /** Inventory changes a run in progress reacts to (a VM registered, powered on, a question, tools; a datastore mounted). */
 const RELEVANT = new Set(["VirtualMachine", "Datastore", "HostSystem"]);
@@ -19,24 +19,13 @@ export function setupFailoverRunController(m: Manager, deps: ControllerDeps): vo
   const groups = m.informer(ProtectionGroupType);
   const relationships = m.informer(ReplicationRelationshipType);
   const site = (name: string) => sites.get(name);
-  const inventory = (name: string): InventoryIndex | undefined => {
-    const w = deps.inventories.get(name);
-    return w?.hasSynced() ? new InventoryIndex(w.objects()) : undefined;
-  };
+  const world = runWorld(deps, site);
   const active = new Map<string, readonly string[]>();
   const c = m.addController(
     new FailoverRunReconciler({
       kube: deps.kube,
       clock: deps.clock,
-      world: {
-        kube: deps.kube,
-        clock: deps.clock,
-        events: deps.events,
-        site,
-        vcenter: (s, signal) => deps.connections.vcenter(s, signal),
-        ontap: (s, controller) => deps.connections.ontapClient(s, controller),
-        inventory,
-      },
+      world,
       poller: new SitePoller(deps.connections, site),
       sources: {
         kube: deps.kube,
@@ -44,7 +33,7 @@ export function setupFailoverRunController(m: Manager, deps: ControllerDeps): vo
         relationship: (ns, name) => relationships.get(`${ns}/${name}`),
         site,
         records: (pg, signal) => new ShadowRecordStore(deps.kube).load(pg, signal),
-        inventory,
+        inventory: world.inventory,
       },
       crash: deps.crash,
       metrics: deps.failoverMetrics,

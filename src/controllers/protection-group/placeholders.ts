@@ -1,21 +1,18 @@
-import type { ProtectionGroup, ProtectionGroupStatus } from "../../api/v1alpha1/protection-group.js";
-import type { ReplicationRelationship } from "../../api/v1alpha1/replication-relationship.js";
-import type { Site } from "../../api/v1alpha1/site.js";
-import { isJobRef } from "../../ontap/jobs.js";
-import type { OntapClient } from "../../ontap/client.js";
+import { PRE_REGISTRATION_BATCH } from "../../api/v1alpha1/index.js";
+import type { PreRegistrationBatch, ProtectionGroup, ProtectionGroupStatus, ReplicationRelationship, Site, StepRecord, VmRecord, VolumeRecord } from "../../api/v1alpha1/index.js";
+import { advance } from "../../engine/runner.js";
+import type { RunHost, Step } from "../../engine/types.js";
 import type { ReconcileContext } from "../../runtime/controller.js";
 import type { EventRecorder } from "../../runtime/events.js";
-import type { SiteConnections } from "../../sites/connections.js";
 import type { InventoryIndex } from "../../sites/inventory-index.js";
-import { rfc3339 } from "../../util/clock.js";
 import type { Clock } from "../../util/clock.js";
 import { parseDuration } from "../../util/duration.js";
-import { isFault } from "../../vsphere/errors.js";
-import { readSearchResults } from "../../vsphere/tasks.js";
-import { refKey } from "../../vsphere/types.js";
-import type { MoRef } from "../../vsphere/types.js";
 import type { VsphereClient } from "../../vsphere/client.js";
-import { naaOfSerial } from "./datastores.js";
+import { refKey } from "../../vsphere/types.js";
+import { RunContext } from "../failover-run/context.js";
+import type { RunState, RunWorld } from "../failover-run/context.js";
+import { STEP_DEFINITIONS } from "../failover-run/steps/index.js";
+import type { Poller } from "../../engine/types.js";
 import type { ShadowRecord } from "./records.js";
 
 export interface PlaceholderInput {
@@ -28,6 +25,8 @@ export interface PlaceholderInput {
   /** The group's records; placeholder fields are updated in place. */
   readonly records: Map<string, ShadowRecord>;
   readonly now: number;
+  /** Writes the group's status now (conditional); the engine checkpoints a batch through it. */
+  readonly checkpoint: (signal: AbortSignal) => Promise<void>;
 }
 
 export interface PlaceholderOutcome {
@@ -37,113 +36,188 @@ export interface PlaceholderOutcome {
   readonly requeueAfterMs?: number;
 }
 
-const POLL_MS = 2_000;
-const MAX_REGISTRATIONS_PER_PASS = 200;
-const RETRY_FAILED_BATCH_MS = 5 * 60_000;
+export interface PlaceholderDeps {
+  readonly world: RunWorld;
+  readonly poller: Poller;
+  readonly clock: Clock;
+  readonly events: EventRecorder;
+}
 
+/** A batch's steps: register from clones of the replicas, then (always) remove the clones in the safe order. */
+const BATCH_STEPS = ["SelectSnapshots", "CloneVolumes", "PresentClones", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms"];
+const BATCH_CLEANUP = ["UnmountDatastores", "DetachDevices", "UnpresentClones", "DeleteClones", "RescanHosts"];
+const RETRY_FAILED_BATCH_MS = 5 * 60_000;
+const RETRY_STUCK_CLEANUP_MS = 60_000;
+const NOT_IN_COPY = /is not in the recovered copy/;
+
+const steps = (names: readonly string[]): Step<RunContext>[] => names.map((n) => STEP_DEFINITIONS.get(n)!);
 const groupId = (pg: ProtectionGroup): string => `${pg.metadata.namespace}/${pg.metadata.name}`;
 
-/**
- * Whether the replicas are still at the snapshots a batch cloned (destination volume → snapshot):
- * true until one of the group's relationships reports a newer snapshot (a transfer finished).
- */
+/** Whether the replicas are still at the snapshots a batch cloned: true until a relationship reports a newer one. */
 export function replicasUnchanged(i: Pick<PlaceholderInput, "relationships">, cloned: ReadonlyMap<string, string>): boolean {
   return i.relationships.every((r) => !cloned.has(r.spec.destination.volume) || r.status?.newestSnapshot?.name === cloned.get(r.spec.destination.volume));
 }
 
-/** The deterministic name of a group's FlexClone of a destination volume: found again after a crash. */
-export function cloneName(pg: ProtectionGroup, volume: string): string {
-  return `vmdr_${(pg.metadata.uid ?? "").replace(/-/g, "").slice(0, 8)}_${volume}`.slice(0, 203);
-}
-
 /**
  * Placeholder pre-registration (VMbook ch. 11): VMs of the group are registered at the recovery
- * site from a FlexClone of their replicated volume, and the clone is then removed, so the
- * registrations stay (inaccessible) and a real failover only has to break the mirror and power on.
+ * site from a FlexClone of their replica, and the clone is then removed, so the registrations stay
+ * (inaccessible) and a real failover only has to break the mirror and power on.
  *
- * One batch at a time, one step per pass, every step observing before it acts, and the batch
- * persisted in status.preRegistration, so a crash anywhere is resolved by looking, never by
- * repeating: clones have deterministic names, registrations are found by instance UUID (a repeat
- * registration of the same .vmx is refused by vCenter as AlreadyExists).
- *   Clone → Map (the clone's LUNs to the igroups of the replica's LUNs) → Rescan (until the
- *   datastores appear) → Search (the clones for *.vmx: only what the replica holds can be
- *   registered; VMs created since the last transfer wait for the next one) → Register (into each
- *   VM's shadow folder and pool) → Cleanup (unmap, delete the clones, rescan).
- * Outside a batch it removes placeholders of VMs gone longer than the grace period and keeps
- * placeholders' names and folders in step with the protected VMs. VMs on NFS datastores are not
- * pre-registered (an NFS clone mounts under another path, so the registration would not survive).
+ * A batch runs on the step engine with the FailoverRun's own steps and their guarantees (observe
+ * before act, handles persisted, crash-safe): select the replicas' newest snapshots, clone,
+ * present, rescan, force-mount (keeping the signature the registrations rely on), search for
+ * .vmx files, register into the shadow folders; then remove the clones: unmount and detach where
+ * ESXi allows it (not where the new placeholders are registered, see docs/adr/0008), unmap,
+ * delete, rescan. The whole batch lives in status.preRegistration, so a restart or a new leader
+ * resumes it. VMs whose files were not in the replica yet wait (status.awaitingReplication) for a
+ * transfer past the snapshot; a batch that left others unregistered holds the next one back for a
+ * while (status.preRegistrationFailure). VMs on NFS datastores are not pre-registered (an NFS copy
+ * is mounted under another export, so the registration would not survive).
+ *
+ * Outside a batch, placeholders of VMs gone longer than the grace period are removed, and
+ * placeholders' names and folders follow the protected VMs.
  */
 export class Placeholders {
+  /** Debounce of batch starts: when the set of VMs needing one last changed (a timing hint only). */
   private readonly changedAt = new Map<string, { needed: string; at: number }>();
-  /** A batch that could not register some VMs: do not start another for a while (clones are not free). */
-  private readonly failed = new Map<string, { at: number; message: string }>();
-  /** The .vmx files found on this batch's clones, and the snapshot each clone was made from (per group and batch start). */
-  private readonly available = new Map<string, { batch: string; vmx: Set<string>; cloned: Map<string, string> }>();
-  /**
-   * VMs whose files were not yet in the replica when their batch cloned it (created after the
-   * last transfer): they wait until a relationship reports a newer snapshot than the one cloned.
-   */
-  private readonly awaiting = new Map<string, { cloned: Map<string, string>; uuids: Set<string> }>();
 
-  constructor(
-    private readonly deps: { connections: SiteConnections; clock: Clock; events: EventRecorder },
-  ) {}
+  constructor(private readonly deps: PlaceholderDeps) {}
 
   async reconcile(ctx: ReconcileContext, i: PlaceholderInput): Promise<PlaceholderOutcome> {
     const { pg, status } = i;
     if (!pg.spec.shadow.preRegister && !status.preRegistration) return { inSync: true };
-    const client = await this.deps.connections.vcenter(i.recoverySite, ctx.signal);
-    const ontap = this.deps.connections.ontapClient(i.recoverySite, i.relationships[0]?.spec.destination.controller);
-    if (status.preRegistration) return this.step(ctx, i, client, ontap);
-
+    if (status.preRegistration) return this.advanceBatch(ctx, i, status.preRegistration);
+    const client = await this.deps.world.vcenter(i.recoverySite, ctx.signal);
     const nextRemovalMs = await this.tidy(ctx, i, client);
+    const after = nextRemovalMs !== undefined ? { requeueAfterMs: nextRemovalMs } : {};
     const needed = this.needed(i);
     const id = groupId(pg);
     if (needed.length === 0) {
-      this.failed.delete(id);
-      const waiting = this.awaitingReplication(i);
-      if (waiting > 0) {
-        return { inSync: false, reason: "AwaitingReplication", message: `${waiting} VM(s) are newer than the replica; they are pre-registered after the next SnapMirror transfer`, ...(nextRemovalMs !== undefined ? { requeueAfterMs: nextRemovalMs } : {}) };
-      }
-      return { inSync: true, ...(nextRemovalMs !== undefined ? { requeueAfterMs: nextRemovalMs } : {}) };
+      status.preRegistrationFailure = undefined;
+      const waiting = this.awaiting(i).size;
+      if (waiting > 0) return { inSync: false, reason: "AwaitingReplication", message: `${waiting} VM(s) are newer than the replica; they are pre-registered after the next SnapMirror transfer`, ...after };
+      status.awaitingReplication = undefined;
+      return { inSync: true, ...after };
     }
-    const failure = this.failed.get(id);
-    if (failure && i.now - failure.at < RETRY_FAILED_BATCH_MS) {
-      return { inSync: false, reason: "PreRegistrationFailed", message: failure.message, requeueAfterMs: failure.at + RETRY_FAILED_BATCH_MS - i.now };
+    const failure = status.preRegistrationFailure;
+    if (failure && i.now - Date.parse(failure.at) < RETRY_FAILED_BATCH_MS) {
+      return { inSync: false, reason: "PreRegistrationFailed", message: failure.message, requeueAfterMs: Date.parse(failure.at) + RETRY_FAILED_BATCH_MS - i.now };
     }
     // Debounce: start a batch once the set of VMs needing one has been stable for a while.
     const key = needed.map(([u]) => u).sort().join(",");
-    const seen = this.changedAt.get(id);
-    if (seen?.needed !== key) this.changedAt.set(id, { needed: key, at: i.now });
-    const debounce = parseDuration(pg.spec.shadow.preRegisterDebounce ?? "10s");
-    const wait = (this.changedAt.get(id)?.at ?? i.now) + debounce - i.now;
+    if (this.changedAt.get(id)?.needed !== key) this.changedAt.set(id, { needed: key, at: i.now });
+    const wait = (this.changedAt.get(id)?.at ?? i.now) + parseDuration(pg.spec.shadow.preRegisterDebounce ?? "10s") - i.now;
     if (wait > 0) return { inSync: false, reason: "PreRegistrationPending", message: `${needed.length} VM(s) to pre-register`, requeueAfterMs: wait };
-    status.preRegistration = { step: "Clone", startedAt: rfc3339(i.now), clones: [], vms: needed.length };
-    ctx.log.info({ vms: needed.length }, "Started placeholder pre-registration batch");
-    this.deps.events.normal(pg, "PreRegistrationStarted", `pre-registering ${needed.length} VM(s) from FlexClones of the replicas`);
+    status.preRegistration = this.newBatch(i, needed.slice(0, PRE_REGISTRATION_BATCH));
+    ctx.log.info({ vms: status.preRegistration.vms.length }, "Started placeholder pre-registration batch");
+    this.deps.events.normal(pg, "PreRegistrationStarted", `pre-registering ${status.preRegistration.vms.length} VM(s) from FlexClones of the replicas`);
     return { inSync: false, reason: "PreRegistering", message: "batch started", requeueAfterMs: 0 };
   }
 
-  /** Members on replicated VMFS datastores that have no placeholder yet (and are in the replica, as far as we know). */
+  /** Members on replicated VMFS datastores without a placeholder, that are in the replica as far as we know. */
   private needed(i: PlaceholderInput): [string, ShadowRecord][] {
-    const wait = this.awaiting.get(groupId(i.pg));
-    const waiting = wait && replicasUnchanged(i, wait.cloned) ? wait.uuids : new Set<string>();
-    return [...i.records.entries()].filter(([uuid, r]) => !r.removedAt && !r.placeholder && r.vmx && this.onVmfs(i, r) && !waiting.has(uuid));
+    const waiting = this.awaiting(i);
+    const onVmfs = (r: ShadowRecord): boolean => r.datastores.length > 0 && r.datastores.every((name) => i.prot.datastoreByName(name)?.type === "VMFS");
+    return [...i.records.entries()].filter(([uuid, r]) => !r.removedAt && !r.placeholder && r.vmx && onVmfs(r) && !waiting.has(uuid));
+  }
+
+  /** VMs still waiting for the transfer that carries them to the replica (none once a newer snapshot arrived). */
+  private awaiting(i: PlaceholderInput): Set<string> {
+    const w = i.status.awaitingReplication;
+    if (!w || !replicasUnchanged(i, new Map(w.snapshots.map((s) => [s.volume, s.snapshot])))) return new Set();
+    return new Set(w.vms.filter((u) => !i.records.get(u)?.placeholder));
+  }
+
+  private newBatch(i: PlaceholderInput, needed: [string, ShadowRecord][]): PreRegistrationBatch {
+    const volumes: VolumeRecord[] = [];
+    for (const rr of i.relationships) {
+      const carried = i.status.volumes?.find((v) => v.relationship === rr.metadata.name);
+      if ((carried?.protocol ?? "SAN") !== "SAN" || !carried?.datastores[0]) continue;
+      const c = i.recoverySite.spec.storage.controllers.find((x) => x.name === rr.spec.destination.controller) ?? i.recoverySite.spec.storage.controllers[0];
+      volumes.push({
+        group: i.pg.metadata.name,
+        relationship: rr.metadata.name,
+        ...(rr.spec.destination.controller !== undefined ? { controller: rr.spec.destination.controller } : {}),
+        svm: rr.spec.destination.svm ?? c?.svm ?? "",
+        volume: rr.spec.destination.volume,
+        protocol: "SAN",
+        datastore: carried.datastores[0],
+      });
+    }
+    const vms: VmRecord[] = needed.map(([uuid, r]) => ({
+      name: r.name,
+      group: i.pg.metadata.name,
+      instanceUuid: uuid,
+      vmx: r.vmx ?? "",
+      folder: r.shadowFolder,
+      resourcePool: r.resourcePool.replace(/^\/+|\/+$/g, ""),
+      wave: 0,
+      state: "Pending",
+    }));
+    return { startedAt: new Date(i.now).toISOString(), steps: BATCH_STEPS.map((name) => ({ name, state: "Pending", attempts: 0 })), volumes, vms };
+  }
+
+  /** One engine pass over the batch; when its steps are through, its cleanup; when that is through, the outcome. */
+  private async advanceBatch(ctx: ReconcileContext, i: PlaceholderInput, b: PreRegistrationBatch): Promise<PlaceholderOutcome> {
+    const cleaning = b.cleanupSteps !== undefined;
+    retryStuck(b.cleanupSteps, i.now);
+    const state: RunState = {
+      run: { metadata: { name: `${i.pg.metadata.name}-pre-registration`, namespace: i.pg.metadata.namespace, uid: i.pg.metadata.uid }, spec: { type: "PreRegistration", powerOn: { concurrency: 16 } } },
+      status: b,
+      vms: b.vms,
+    };
+    const host: RunHost = {
+      get steps(): StepRecord[] {
+        return b.cleanupSteps ?? b.steps;
+      },
+      checkpoint: (signal) => i.checkpoint(signal),
+    };
+    const rctx = new RunContext(state, this.deps.world, new Map([[i.pg.metadata.name, i.pg]]), ctx.log, ctx.signal);
+    const out = await advance(host, steps(cleaning ? BATCH_CLEANUP : BATCH_STEPS), rctx, { clock: this.deps.clock, poller: this.deps.poller, log: ctx.log }, ctx.signal);
+    const current = host.steps.find((s) => s.state !== "Succeeded" && s.state !== "Skipped");
+    const busy = (message: string, ms: number): PlaceholderOutcome => ({ inSync: false, reason: "PreRegistering", message, requeueAfterMs: ms });
+    switch (out.kind) {
+      case "Continue":
+        return busy(`${current?.name ?? ""}: ${current?.message ?? ""}`, out.requeueAfterMs);
+      case "Blocked":
+        return { inSync: false, reason: "PreRegistrationBlocked", message: `${out.step}: ${out.message}` };
+      case "Failed":
+        if (cleaning) return { inSync: false, reason: "PreRegistrationStuck", message: `removing the batch's clones: ${out.step} failed: ${out.message}; retried in a minute`, requeueAfterMs: RETRY_STUCK_CLEANUP_MS };
+        i.status.preRegistrationFailure = { at: new Date(i.now).toISOString(), message: `${out.step} failed: ${out.message}` };
+        this.deps.events.warning(i.pg, "PreRegistrationFailed", `${out.step} failed: ${out.message}; removing the batch's clones`);
+        b.cleanupSteps = BATCH_CLEANUP.map((name) => ({ name, state: "Pending", attempts: 0 }));
+        return busy("cleaning up after a failed batch", 0);
+      case "Finished":
+        if (!cleaning) {
+          b.cleanupSteps = BATCH_CLEANUP.map((name) => ({ name, state: "Pending", attempts: 0 }));
+          return busy("removing the clones", 0);
+        }
+        return this.finish(ctx, i, b);
+    }
+  }
+
+  /** The batch is through: what it registered are placeholders now; what was not in the replica waits for it. */
+  private finish(ctx: ReconcileContext, i: PlaceholderInput, b: PreRegistrationBatch): PlaceholderOutcome {
+    const late = b.vms.filter((v) => v.state === "Failed" && NOT_IN_COPY.test(v.message ?? ""));
+    const failed = b.vms.filter((v) => (v.state === "Failed" || v.state === "Skipped") && !late.includes(v));
+    const registered = b.vms.filter((v) => v.state === "Registered");
+    i.status.awaitingReplication = late.length
+      ? { snapshots: b.volumes.filter((v) => v.snapshot).map((v) => ({ volume: v.volume, snapshot: v.snapshot ?? "" })), vms: late.map((v) => v.instanceUuid) }
+      : undefined;
+    if (failed.length) {
+      const message = `could not pre-register ${failed.length} VM(s): ${failed.slice(0, 5).map((v) => `${v.name} (${v.message ?? v.state})`).join("; ")}${failed.length > 5 ? "; …" : ""}`;
+      i.status.preRegistrationFailure ??= { at: new Date(i.now).toISOString(), message };
+      this.deps.events.warning(i.pg, "PreRegistrationFailed", message);
+    }
+    i.status.preRegistration = undefined;
+    ctx.log.info({ registered: registered.length, waiting: late.length, failed: failed.length }, "Finished placeholder pre-registration batch");
+    this.deps.events.normal(i.pg, "PreRegistrationCompleted", `${registered.length} placeholder(s) registered; clones removed${late.length ? `; ${late.length} VM(s) wait for the next transfer` : ""}`);
+    return { inSync: false, reason: "PreRegistering", message: "batch finished", requeueAfterMs: 0 };
   }
 
   /** Drops what this instance remembers about a group (it is being deleted). */
   forget(pg: ProtectionGroup): void {
-    for (const m of [this.changedAt, this.failed, this.available, this.awaiting]) m.delete(groupId(pg));
-  }
-
-  /** VMs waiting for the next transfer to carry them to the replica. */
-  awaitingReplication(i: PlaceholderInput): number {
-    const wait = this.awaiting.get(groupId(i.pg));
-    return wait && replicasUnchanged(i, wait.cloned) ? [...wait.uuids].filter((u) => !i.records.get(u)?.placeholder).length : 0;
-  }
-
-  private onVmfs(i: PlaceholderInput, r: ShadowRecord): boolean {
-    return r.datastores.length > 0 && r.datastores.every((name) => i.prot.datastoreByName(name)?.type === "VMFS");
+    this.changedAt.delete(groupId(pg));
   }
 
   /**
@@ -182,251 +256,9 @@ export class Placeholders {
     return next;
   }
 
-  private async step(ctx: ReconcileContext, i: PlaceholderInput, client: VsphereClient, ontap: OntapClient): Promise<PlaceholderOutcome> {
-    const b = i.status.preRegistration!;
-    const busy = (message: string, ms = POLL_MS): PlaceholderOutcome => ({ inSync: false, reason: "PreRegistering", message: `${b.step}: ${message}`, requeueAfterMs: ms });
-    const sig = ctx.signal;
-    if (b.job) {
-      const job = await ontap.getJob({ kind: "job", uuid: b.job }, sig);
-      if (job.state === "queued" || job.state === "running" || job.state === "paused") return busy(`waiting for ONTAP job ${b.job}`);
-      b.job = undefined;
-      if (job.state === "failure" && job.error) throw job.error;
-    }
-    const dests = i.relationships.map((r) => ({ svm: r.spec.destination.svm ?? this.deps.connections.controller(i.recoverySite, r.spec.destination.controller).svm, volume: r.spec.destination.volume }));
-    switch (b.step) {
-      case "Clone": {
-        for (const d of dests) {
-          const name = cloneName(i.pg, d.volume);
-          if (!b.clones.includes(name)) b.clones.push(name);
-          if (await ontap.getVolume({ svm: d.svm, name }, sig)) continue;
-          const snap = await ontap.findNewestSnapMirrorSnapshot({ svm: d.svm, name: d.volume }, sig);
-          if (!snap) throw new Error(`volume ${d.volume} has no SnapMirror snapshot to clone yet`);
-          const ref = await ontap.createFlexClone({ svm: d.svm, name, parentVolume: d.volume, parentSnapshot: snap.name }, sig);
-          if (isJobRef(ref)) b.job = ref.uuid;
-          ctx.log.info({ clone: name, snapshot: snap.name }, "Started FlexClone for pre-registration");
-          return busy(`cloning ${d.volume}`);
-        }
-        b.step = "Map";
-        return busy("mapping", 0);
-      }
-      case "Map": {
-        for (const d of dests) {
-          const parentLuns = await ontap.listLuns({ svm: d.svm, name: d.volume }, sig);
-          const igroups = [...new Set(parentLuns.flatMap((l) => l.maps.map((m) => m.igroup)))];
-          for (const lun of await ontap.listLuns({ svm: d.svm, name: cloneName(i.pg, d.volume) }, sig)) {
-            if (!lun.enabled) await ontap.setLunEnabled(lun.uuid, true, sig);
-            for (const ig of igroups) if (!lun.maps.some((m) => m.igroup === ig)) await ontap.mapLun({ svm: d.svm, igroup: ig, lun: lun.name }, sig);
-          }
-        }
-        b.step = "Rescan";
-        await this.rescan(ctx, i, client);
-        return busy("rescanning");
-      }
-      case "Rescan": {
-        const missing: string[] = [];
-        for (const d of dests) {
-          for (const lun of await ontap.listLuns({ svm: d.svm, name: cloneName(i.pg, d.volume) }, sig)) {
-            const ds = i.rec.datastoreByDevice(naaOfSerial(lun.serialNumber));
-            if (!ds?.accessible) missing.push(lun.name);
-          }
-        }
-        if (missing.length > 0) {
-          await this.rescan(ctx, i, client); // a rescan is cheap; a host may have missed the first
-          await this.resolveClones(ctx, i, client, await this.cloneDevices(i, ontap, dests, sig));
-          return busy(`waiting for ${missing.join(", ")} to appear`);
-        }
-        b.step = "Search";
-        return busy("searching the clones for .vmx files", 0);
-      }
-      case "Search": {
-        // VMbook: search the datastores for *.vmx. Only what the replica holds can be registered.
-        if (b.tasks?.length) {
-          const states = await client.getTasks(b.tasks.map((t) => ({ type: "Task", value: t })), sig);
-          if (states.some((s) => s.state === "queued" || s.state === "running")) return busy("searching");
-          const vmx = new Set(states.flatMap((s) => (s.state === "success" ? readSearchResults(s) : [])));
-          const cloned = new Map<string, string>();
-          for (const d of dests) {
-            const parent = (await ontap.getVolume({ svm: d.svm, name: cloneName(i.pg, d.volume) }, sig))?.clone?.parentSnapshot;
-            if (parent) cloned.set(d.volume, parent);
-          }
-          this.available.set(groupId(i.pg), { batch: b.startedAt, vmx, cloned });
-          b.tasks = undefined;
-          b.step = "Register";
-          return busy("registering", 0);
-        }
-        const tasks: string[] = [];
-        for (const d of dests) {
-          for (const lun of await ontap.listLuns({ svm: d.svm, name: cloneName(i.pg, d.volume) }, sig)) {
-            const ds = i.rec.datastoreByDevice(naaOfSerial(lun.serialNumber));
-            if (ds?.browser) tasks.push((await client.searchDatastoreForVmx(ds.browser, ds.name, sig)).task.value);
-          }
-        }
-        b.tasks = tasks;
-        return busy(`searching ${tasks.length} datastore(s)`);
-      }
-      case "Register": {
-        const found = this.available.get(groupId(i.pg));
-        if (found?.batch !== b.startedAt) {
-          b.step = "Search"; // a restart lost the search results: search again (read-only)
-          return busy("searching again", 0);
-        }
-        if (b.tasks?.length) {
-          const states = await client.getTasks(b.tasks.map((t) => ({ type: "Task", value: t })), sig).catch(() => []);
-          const running = states.filter((s) => s.state === "queued" || s.state === "running");
-          if (running.length > 0) return busy(`${running.length} registration(s) running`);
-          for (const s of states) {
-            if (s.state === "error" && !isFault(s.error, "AlreadyExists")) ctx.log.warn({ err: s.error }, "Could not pre-register a VM");
-          }
-          b.tasks = undefined;
-        }
-        const candidates = this.needed(i).filter(([uuid]) => !i.rec.vmByInstanceUuid(uuid));
-        const notReplicated = candidates.filter(([, r]) => !found.vmx.has(r.vmx ?? ""));
-        if (notReplicated.length > 0) this.awaiting.set(groupId(i.pg), { cloned: found.cloned, uuids: new Set(notReplicated.map(([u]) => u)) });
-        else this.awaiting.delete(groupId(i.pg));
-        const todo = candidates.filter(([, r]) => found.vmx.has(r.vmx ?? "")).slice(0, MAX_REGISTRATIONS_PER_PASS);
-        const compute = i.rec.compute(i.pg.spec.shadow.cluster);
-        const pool = this.poolRef(i);
-        const tasks: string[] = [];
-        const skipped: string[] = [];
-        for (const [, r] of todo) {
-          const folder = i.rec.folderByPath(r.shadowFolder);
-          const dsName = /^\[([^\]]+)\]/.exec(r.vmx ?? "")?.[1];
-          const ds = dsName ? i.rec.datastoreByName(dsName) : undefined;
-          if (!folder || !pool || !ds?.accessible) {
-            skipped.push(`${r.name} (${!folder ? `no folder ${r.shadowFolder}` : !pool ? `no pool ${i.pg.spec.shadow.resourcePool}` : `datastore ${dsName ?? "?"} not visible`})`);
-            continue;
-          }
-          const host = ds.hosts.find((h) => h.accessible && compute?.hosts.some((c) => c.value === h.host.value))?.host;
-          try {
-            const t = await client.registerVm({ folder: folder.ref, vmxPath: r.vmx!, name: r.name, pool, host }, sig);
-            tasks.push(t.task.value);
-          } catch (err) {
-            if (!isFault(err, "AlreadyExists", "DuplicateName")) throw err;
-          }
-        }
-        if (tasks.length > 0) {
-          b.tasks = tasks;
-          ctx.log.info({ vms: tasks.length }, "Registering placeholders");
-          return busy(`${tasks.length} registration(s) started`);
-        }
-        if (skipped.length > 0) {
-          const message = `could not pre-register ${skipped.length} VM(s): ${skipped.slice(0, 5).join("; ")}${skipped.length > 5 ? "; …" : ""}`;
-          this.failed.set(groupId(i.pg), { at: i.now, message });
-          ctx.log.warn({ vms: skipped.length }, "Could not pre-register some VMs; cleaning up the batch");
-          this.deps.events.warning(i.pg, "PreRegistrationFailed", message);
-        }
-        b.step = "Cleanup";
-        return busy("cleaning up", 0);
-      }
-      case "Cleanup": {
-        for (const d of dests) {
-          const name = cloneName(i.pg, d.volume);
-          const vol = await ontap.getVolume({ svm: d.svm, name }, sig);
-          if (!vol) continue;
-          const luns = await ontap.listLuns({ svm: d.svm, name }, sig);
-          // The safe order: unmount the VMFS, detach the device, on every host, before the LUN goes.
-          const releasing = await this.releaseDevices(ctx, i, client, new Set(luns.map((l) => naaOfSerial(l.serialNumber))));
-          if (releasing) return busy(releasing);
-          for (const lun of luns) for (const m of lun.maps) await ontap.unmapLun(lun.uuid, m.igroupUuid, sig);
-          const ref = await ontap.deleteClone({ svm: d.svm, name }, sig);
-          if (isJobRef(ref)) b.job = ref.uuid;
-          return busy(`removing ${name}`);
-        }
-        await this.rescan(ctx, i, client);
-        i.status.preRegistration = undefined;
-        ctx.log.info("Finished placeholder pre-registration batch");
-        this.deps.events.normal(i.pg, "PreRegistrationCompleted", `placeholders registered; clones ${b.clones.join(", ")} removed`);
-        return { inSync: false, reason: "PreRegistering", message: "batch finished", requeueAfterMs: POLL_MS };
-      }
-    }
-  }
-
-  private poolRef(i: PlaceholderInput): MoRef | undefined {
-    const want = i.pg.spec.shadow.resourcePool.replace(/^\/+|\/+$/g, "");
-    const compute = i.rec.compute(i.pg.spec.shadow.cluster);
-    for (const p of i.rec.pools.values()) {
-      if (p.owner?.value !== compute?.ref.value) continue;
-      if (i.rec.poolPath(p.ref) === want) return p.ref;
-    }
-    return undefined;
-  }
-
-  /** The NAA devices of the batch's clone LUNs. */
-  private async cloneDevices(i: PlaceholderInput, ontap: OntapClient, dests: readonly { svm: string; volume: string }[], sig: AbortSignal): Promise<Set<string>> {
-    const out = new Set<string>();
-    for (const d of dests) for (const lun of await ontap.listLuns({ svm: d.svm, name: cloneName(i.pg, d.volume) }, sig)) out.add(naaOfSerial(lun.serialNumber));
-    return out;
-  }
-
-  /** Storage systems of the recovery cluster's hosts. */
-  private storageSystems(i: PlaceholderInput): MoRef[] {
-    const compute = i.rec.compute(i.pg.spec.shadow.cluster);
-    return (compute?.hosts ?? []).map((h) => i.rec.hosts.get(refKey(h))?.storageSystem).filter((s): s is MoRef => s !== undefined);
-  }
-
-  /**
-   * ESXi 7/8 see a clone's VMFS as an unresolved copy (its signature names the replica's source
-   * LUN): force-mount it, keeping the signature the placeholders' registrations rely on, on every
-   * recovery host. The next pass observes the datastores.
-   */
-  private async resolveClones(ctx: ReconcileContext, i: PlaceholderInput, client: VsphereClient, devices: ReadonlySet<string>): Promise<void> {
-    for (const ss of this.storageSystems(i)) {
-      const copies = await client.queryUnresolvedVmfsVolumes(ss, ctx.signal);
-      const specs = copies.flatMap((c) => c.extents).filter((e) => devices.has(e.device)).map((e) => ({ devicePath: e.devicePath, mode: "forceMount" as const }));
-      if (specs.length > 0) await client.resolveUnresolvedVmfsVolumes(ss, specs, ctx.signal);
-    }
-  }
-
-  /**
-   * One step of releasing devices before their LUNs are unmapped: unmount their VMFS volumes on
-   * every host, then (once observed) detach them. Returns what it is doing, or undefined when
-   * nothing is left to do. A host where placeholders are registered on the volume refuses the
-   * unmount (ResourceInUse): there the volume stays until the LUN goes, and the placeholders turn
-   * inaccessible, which is what pre-registration keeps them as (VMbook ch. 11).
-   */
-  private async releaseDevices(ctx: ReconcileContext, i: PlaceholderInput, client: VsphereClient, devices: ReadonlySet<string>): Promise<string | undefined> {
-    const pinned = new Set<string>();
-    let unmounted = 0;
-    for (const ss of this.storageSystems(i)) {
-      for (const v of await client.getHostVolumes(ss, ctx.signal)) {
-        if (!v.mounted || !v.vmfsUuid || !v.extents.some((e) => devices.has(e))) continue;
-        try {
-          await client.unmountVmfsVolume(ss, v.vmfsUuid, ctx.signal);
-          unmounted++;
-        } catch (err) {
-          if (!isFault(err, "ResourceInUse", "InvalidState")) throw err;
-          pinned.add(refKey(ss));
-        }
-      }
-    }
-    if (unmounted > 0) return `unmounted ${unmounted} volume(s) of the clones`;
-    let detached = 0;
-    for (const ss of this.storageSystems(i)) {
-      if (pinned.has(refKey(ss))) continue;
-      for (const l of await client.getHostScsiLuns(ss, ctx.signal)) {
-        if (!devices.has(l.canonicalName) || l.operationalState.includes("off")) continue;
-        await client.detachScsiLun(ss, l.uuid, ctx.signal);
-        detached++;
-      }
-    }
-    if (detached > 0) return `detached ${detached} device(s) of the clones`;
-    if (pinned.size > 0) ctx.log.info({ hosts: pinned.size }, "Placeholders keep the clones' volumes mounted on some hosts; they turn inaccessible as the clones go");
-    return undefined;
-  }
-
-  private async rescan(ctx: ReconcileContext, i: PlaceholderInput, client: VsphereClient): Promise<void> {
-    const compute = i.rec.compute(i.pg.spec.shadow.cluster);
-    for (const h of compute?.hosts ?? []) {
-      const host = i.rec.hosts.get(refKey(h));
-      if (!host?.storageSystem) continue;
-      await client.rescanAllHba(host.storageSystem, ctx.signal);
-      await client.rescanVmfs(host.storageSystem, ctx.signal);
-    }
-  }
-
   /** Deletion with policy Remove: unregister every placeholder (never a running VM). True while work remains. */
   async removeAll(ctx: ReconcileContext, i: { recoverySite: Site; rec: InventoryIndex; records: ReadonlyMap<string, ShadowRecord> }): Promise<boolean> {
-    const client = await this.deps.connections.vcenter(i.recoverySite, ctx.signal);
+    const client = await this.deps.world.vcenter(i.recoverySite, ctx.signal);
     let removed = false;
     for (const uuid of i.records.keys()) {
       const vm = i.rec.vmByInstanceUuid(uuid);
@@ -435,5 +267,12 @@ export class Placeholders {
       removed = true;
     }
     return removed;
+  }
+}
+
+/** A cleanup step that failed (an endpoint refused) is retried after a while: the clones must not be left behind. */
+function retryStuck(cleanup: StepRecord[] | undefined, now: number): void {
+  for (const s of cleanup ?? []) {
+    if (s.state === "Failed" && s.completedAt && now - Date.parse(s.completedAt) > RETRY_STUCK_CLEANUP_MS) Object.assign(s, { state: "Running", attempts: 0, message: "retrying" });
   }
 }

@@ -81,9 +81,16 @@ export class ProtectionGroupReconciler implements Reconciler {
     const status: ProtectionGroupStatus = structuredClone(pg.status ?? {});
     status.conditions ??= [];
     const cond = new ConditionSetter(status.conditions, pg.metadata.generation, this.deps.clock);
+    // The object as last written: a pre-registration checkpoint mid-pass advances it, so the final
+    // write stays conditional on what this pass itself wrote.
+    let current = pg;
+    const checkpoint = async (signal: AbortSignal): Promise<void> => {
+      status.observedGeneration = pg.metadata.generation;
+      current = (await updateStatusIfChanged(kube, ProtectionGroupType, current, status, signal)).object;
+    };
     try {
       if (pg.metadata.deletionTimestamp) return await this.reconcileDelete(ctx, pg, status);
-      return await this.reconcileNormal(ctx, pg, status, cond);
+      return await this.reconcileNormal(ctx, pg, status, cond, checkpoint);
     } catch (err) {
       const e = asOperatorError(err);
       cond.set(ConditionType.Ready, false, e.reason, e.message);
@@ -92,8 +99,8 @@ export class ProtectionGroupReconciler implements Reconciler {
       status.observedGeneration = pg.metadata.generation;
       const before = pg.status?.conditions;
       // The FailoverRun controller writes status.activeRun; never overwrite what we did not read.
-      const { written } = await updateStatusIfChanged(kube, ProtectionGroupType, pg, status, ctx.signal);
-      if (written) {
+      const { written } = await updateStatusIfChanged(kube, ProtectionGroupType, current, status, ctx.signal);
+      if (written || current !== pg) {
         recordTransitions(this.deps.events, pg, before, status.conditions, [ConditionType.Ready, ConditionType.Aligned, ConditionType.ShadowInSync, ConditionType.ReplicationHealthy]);
       }
     }
@@ -142,7 +149,13 @@ export class ProtectionGroupReconciler implements Reconciler {
     return { protectedSite, recoverySite, relationships, subtree };
   }
 
-  private async reconcileNormal(ctx: ReconcileContext, pg: ProtectionGroup, status: ProtectionGroupStatus, cond: ConditionSetter): Promise<Result> {
+  private async reconcileNormal(
+    ctx: ReconcileContext,
+    pg: ProtectionGroup,
+    status: ProtectionGroupStatus,
+    cond: ConditionSetter,
+    checkpoint: (signal: AbortSignal) => Promise<void>,
+  ): Promise<Result> {
     const id = `${pg.metadata.namespace}/${pg.metadata.name}`;
     const v = this.validate(pg);
 
@@ -246,7 +259,7 @@ export class ProtectionGroupReconciler implements Reconciler {
       const placeholder = rec.vmByInstanceUuid(uuid)?.ref.value;
       if (placeholder || !r.removedAt) records.set(uuid, { ...r, removedAt, ...(placeholder ? { placeholder } : { placeholder: undefined }) });
     }
-    const ph = await this.deps.placeholders.reconcile(ctx, { pg, status, rec, prot, recoverySite: v.recoverySite, relationships: v.relationships, records, now });
+    const ph = await this.deps.placeholders.reconcile(ctx, { pg, status, rec, prot, recoverySite: v.recoverySite, relationships: v.relationships, records, now, checkpoint });
     await store.sync(pg, records, ctx.signal);
 
     const counts = {

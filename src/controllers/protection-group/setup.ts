@@ -4,6 +4,8 @@ import type { Manager } from "../../runtime/manager.js";
 import type { ControllerDeps } from "../index.js";
 import { DatastoreResolver } from "./datastores.js";
 import { Placeholders } from "./placeholders.js";
+import { runWorld } from "../failover-run/world.js";
+import { SitePoller } from "../../sites/poller.js";
 import { ProtectionGroupReconciler } from "./reconciler.js";
 
 /** Inventory changes that can matter to a group (VMs, folders, datastores, pools, hosts). */
@@ -27,7 +29,7 @@ export function setupProtectionGroupController(m: Manager, deps: ControllerDeps)
       connections: deps.connections,
       inventories: deps.inventories,
       datastores,
-      placeholders: new Placeholders({ connections: deps.connections, clock: deps.clock, events: deps.events }),
+      placeholders: new Placeholders({ world: runWorld(deps, (name) => sites.get(name)), poller: new SitePoller(deps.connections, (name) => sites.get(name)), clock: deps.clock, events: deps.events }),
       site: (name) => sites.get(name),
       relationship: (ns, name) => relationships.get(`${ns}/${name}`),
       groups: () => groups.list(),
