@@ -61,6 +61,13 @@ func TestInjectedFailuresAndDelays(t *testing.T) {
 	}
 	e.jobOK(s2, "PATCH", path, map[string]any{"state": "paused"})
 
+	// A create whose job fails leaves no volume behind: the same create then succeeds.
+	clone := map[string]any{"name": "failed_clone", "svm": map[string]any{"name": "svm2"},
+		"clone": map[string]any{"is_flexclone": true, "parent_volume": map[string]any{"name": "RG1FV1_SM"}, "parent_snapshot": map[string]any{"name": str(e.rel(s2, smPath), "exported_snapshot")}}}
+	c2.FailNextJob(JobFault{Method: "POST", Path: "/api/storage/volumes*", Code: 917536, Message: "aggregate full"})
+	e.jobFails(s2, "POST", "/api/storage/volumes", clone, 917536)
+	e.jobOK(s2, "POST", "/api/storage/volumes", clone)
+
 	c2.FailNextRequest(RequestFault{Method: "GET", Path: "/api/storage/luns", Status: 503, Code: CodeInternal, Message: "RPC failure"})
 	if r := e.do(s2, "GET", "/api/storage/luns", nil); r.status != 503 || r.errCode() != "65562" {
 		t.Fatalf("injected request failure %d %s", r.status, r.raw)

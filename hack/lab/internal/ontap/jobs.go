@@ -13,7 +13,9 @@ var jobResource = &resource{kind: "job", keys: []string{"uuid"}}
 // job has been queued for JobQueueTime and running for JobRunTime (lab time). op runs without
 // the Lab lock and returns nil for success. An injected job fault replaces op's result. Callers
 // must not hold l.mu.
-func (c *Cluster) startJob(method, path string, op func() *apiError) *job {
+// An injected failure (faults) skips op; onFault undoes what the request did before the job (a
+// volume create removes its half-made volume, as a real failed create leaves none).
+func (c *Cluster) startJob(method, path string, op func() *apiError, onFault ...func()) *job {
 	l := c.lab
 	l.mu.Lock()
 	j := &job{
@@ -31,6 +33,9 @@ func (c *Cluster) startJob(method, path string, op func() *apiError) *job {
 			var err *apiError
 			if faulted {
 				err = &apiError{Code: fault.Code, Message: fault.Message}
+				for _, undo := range onFault {
+					undo()
+				}
 			} else {
 				err = runGuarded(op)
 			}

@@ -283,7 +283,7 @@ func (c *Cluster) postVolume(rc *reqCtx, _ []string) *apiError {
 		}
 		l.mu.Unlock()
 		return nil
-	})
+	}, func() { c.abortCreate(v, plan) })
 	rec := record{"name": name, "svm": record{"name": c.svm.name}}
 	if !l.opts.OmitUUIDInRecords {
 		rec["uuid"] = v.uuid
