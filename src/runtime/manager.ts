@@ -9,6 +9,7 @@ import type { KubeObject, ResourceType } from "../kube/types.js";
 import type { Watcher } from "../kube/watch.js";
 import type { Cache } from "./cache.js";
 import { Controller } from "./controller.js";
+import type { RateLimiter } from "./rate-limiter.js";
 import type { Reconciler } from "./controller.js";
 import { checksRoute, metricsRoute, serve } from "./health.js";
 import type { Check } from "./health.js";
@@ -94,8 +95,8 @@ export class Manager {
     this.caches.set(id, cache);
   }
 
-  /** Registers a reconciler; returns its controller for setting up watches. */
-  addController(reconciler: Reconciler, workers = this.o.workers): Controller {
+  /** Registers a reconciler (with the controller-runtime rate limiter unless given one); returns its controller for setting up watches. */
+  addController(reconciler: Reconciler, workers = this.o.workers, rateLimiter?: RateLimiter): Controller {
     const c = new Controller({
       reconciler,
       log: this.o.log,
@@ -103,6 +104,7 @@ export class Manager {
       metrics: this.o.metrics,
       workers,
       reconcileTimeoutMs: this.o.reconcileTimeoutMs,
+      ...(rateLimiter ? { rateLimiter } : {}),
     });
     this.controllers.push(c);
     return c;

@@ -87,3 +87,11 @@ export class MaxOfRateLimiter implements RateLimiter {
 export function defaultControllerRateLimiter(clock: Clock): RateLimiter {
   return new MaxOfRateLimiter(new ItemExponentialRateLimiter(5, 1_000_000), new BucketRateLimiter(clock, 10, 100));
 }
+
+/**
+ * For controllers whose objects are operations in progress (a FailoverRun): per-key 5 ms → 10 s,
+ * so a run notices within seconds that an endpoint that was down for minutes is back.
+ */
+export function operationRateLimiter(clock: Clock): RateLimiter {
+  return new MaxOfRateLimiter(new ItemExponentialRateLimiter(5, 10_000), new BucketRateLimiter(clock, 10, 100));
+}

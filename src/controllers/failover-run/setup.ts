@@ -1,5 +1,6 @@
 import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, SiteType } from "../../api/v1alpha1/index.js";
 import type { Manager } from "../../runtime/manager.js";
+import { operationRateLimiter } from "../../runtime/rate-limiter.js";
 import { SitePoller } from "../../sites/poller.js";
 import type { ControllerDeps } from "../index.js";
 import { ShadowRecordStore } from "../protection-group/records.js";
@@ -42,6 +43,8 @@ export function setupFailoverRunController(m: Manager, deps: ControllerDeps): vo
         else active.delete(key);
       },
     }),
+    undefined,
+    operationRateLimiter(deps.clock),
   );
   m.watch(c, FailoverRunType);
   m.watch(c, ProtectionGroupType, (g) => (g.status?.activeRun ? [`${g.metadata.namespace}/${g.status.activeRun.name}`] : []));
