@@ -73,8 +73,8 @@ describe("ProtectionGroup controller (real kube-apiserver + lab)", () => {
     expect(await w.metric("vmdr_protection_group_condition", { namespace: ns, name: "hr", type: "Ready", status: "True" })).toBe(1);
     expect(s.datastores).toEqual(["RP1", "RP2"]);
     expect(s.volumes).toEqual([
-      { relationship: "rg1fv1", volume: "RG1FV1", datastores: ["RP1"] },
-      { relationship: "rg1fv2", volume: "RG1FV2", datastores: ["RP2"] },
+      { relationship: "rg1fv1", volume: "RG1FV1", datastores: ["RP1"], protocol: "SAN" },
+      { relationship: "rg1fv2", volume: "RG1FV2", datastores: ["RP2"], protocol: "SAN" },
     ]);
     expect(await site2Folder("DR-virtual machines/Site1-Protection Group 1/Site1-Database")).toBeDefined();
     expect(await site2Folder("DR-virtual machines/Site1-Protection Group 1/Site1-Application")).toBeDefined();

@@ -59,6 +59,15 @@ function own(s: string): string {
   return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
 }
 
+/** XML character references ("&#39;", "&#x27;"), which the parser leaves as they are. */
+function decodeCharRefs(s: string): string {
+  if (!s.includes("&#")) return s;
+  return s.replace(/&#(?:x([0-9a-fA-F]{1,6})|([0-9]{1,7}));/g, (m, hex: string | undefined, dec: string | undefined) => {
+    const cp = hex !== undefined ? parseInt(hex, 16) : Number(dec);
+    return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : m;
+  });
+}
+
 function localName(qname: string): string {
   const i = qname.indexOf(":");
   return i < 0 ? qname : qname.slice(i + 1);
@@ -95,7 +104,7 @@ function convert(raw: Raw, scope: ReadonlyMap<string, string>): XNode | undefine
       if (n) children.push(n);
     }
   }
-  return { name: localName(tag), xsiType, attrs, children, text: own(text) };
+  return { name: localName(tag), xsiType, attrs, children, text: own(decodeCharRefs(text)) };
 }
 
 // ---- reading helpers: arrays of one and absent elements are the caller's everyday case ----

@@ -37,6 +37,11 @@ describe("SOAP parsing", () => {
     expect(b.attrs.type).toBe("VirtualMachine");
   });
 
+  it("decodes character references in text, as vCenter writes apostrophes in fault strings", () => {
+    const n = parseXml(`<f><faultstring>The resource &#39;RP5&#39; is in use &#x2014; &amp; busy</faultstring></f>`);
+    expect(child(n, "faultstring")?.text).toBe("The resource 'RP5' is in use \u2014 & busy");
+  });
+
   it("rejects malformed XML with a clear error", () => {
     expect(() => parseXml("<a><b></a>")).toThrow(XmlError);
     expect(() => parseXml("not xml at all")).toThrow(/malformed XML/);

@@ -151,7 +151,7 @@ export const unmountDatastores: BatchStep<RunContext, VolumeRecord> = {
     const devices = await copyDevices(ctx, v);
     const left = recoveryHosts(ctx, v.group).filter((h) => {
       const m = copyVolume(view.get(h.ref.value), devices);
-      return m?.mounted && !pinned(ctx, v, m.name);
+      return m?.mounted && !pinned(ctx, v, m.name, h);
     });
     if (left.length) return { kind: "NeedsAct" };
     if ((v.op?.attempts ?? 0) > 0) noteRemoved(ctx, { kind: "Datastore", name: v.datastore, site, action: "Unmounted" });
@@ -169,7 +169,7 @@ export const unmountDatastores: BatchStep<RunContext, VolumeRecord> = {
     const devices = await copyDevices(ctx, v);
     for (const h of recoveryHosts(ctx, v.group)) {
       const m = copyVolume(view.get(h.ref.value), devices);
-      if (!m?.mounted || !m.vmfsUuid || !h.storageSystem || pinned(ctx, v, m.name)) continue;
+      if (!m?.mounted || !m.vmfsUuid || !h.storageSystem || pinned(ctx, v, m.name, h)) continue;
       await client.unmountVmfsVolume(h.storageSystem, m.vmfsUuid, ctx.signal);
     }
     return completed;
@@ -179,11 +179,11 @@ export const unmountDatastores: BatchStep<RunContext, VolumeRecord> = {
   },
 };
 
-/** VMs are registered on the copy (placeholders the test reused): ESXi refuses to unmount it. */
-function pinned(ctx: RunContext, v: VolumeRecord, datastore: string): boolean {
+/** VMs registered on that host use the copy (placeholders): ESXi refuses to unmount it there. */
+function pinned(ctx: RunContext, v: VolumeRecord, datastore: string, host: HostInfo): boolean {
   const inv = ctx.inventory(ctx.recoverySite(v.group).metadata.name);
   const ds = inv.datastoreByName(datastore);
-  return ds !== undefined && inv.vms.some((vm) => vm.datastores.some((d) => d.value === ds.ref.value));
+  return ds !== undefined && inv.vms.some((vm) => vm.host?.value === host.ref.value && vm.datastores.some((d) => d.value === ds.ref.value));
 }
 
 /**
