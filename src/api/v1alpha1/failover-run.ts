@@ -43,6 +43,14 @@ export interface FailoverRunSpec {
    * groups' shadow trees when omitted (the pre-registered placeholders are reused there).
    */
   testLocation?: { folder?: string; resourcePool?: string };
+  /** PlannedMigration: how the protected site's VMs are stopped (guest shutdown, then power-off only if allowed). */
+  shutdown?: { timeout?: string; powerOffAfterTimeout?: boolean };
+  /** How long a SnapMirror quiesce may wait for a running transfer before the step fails with that reason. */
+  quiesceTimeout?: string;
+  /** Failback: create (and initialize) a protected-site volume that no longer exists. */
+  createMissingVolumes?: boolean;
+  /** Reprotect after a failover that was not failed back: confirms that the recovery site's writes are discarded. */
+  discardRecoverySiteChanges?: boolean;
   /** Compute and show the plan; change nothing. */
   dryRun?: boolean;
   /** Disruptive runs (PlannedMigration, Disaster, Failback, Reprotect) must repeat their type here. */
@@ -70,6 +78,10 @@ export interface VolumeRecord {
   snapshotTime?: string;
   /** Test: the FlexClone the run made of the snapshot (named from the run). */
   clone?: string;
+  /** The volume the run presents and mounts, when it is not its clone: a failover mounts the replica itself. */
+  copy?: string;
+  /** A failover's final update: the newest snapshot before it, so its end can be told apart. */
+  updatedFrom?: string;
   op?: ItemOp;
 }
 
@@ -100,6 +112,9 @@ export interface VmRecord {
   /** The "moved or copied" question, answered for this VM ("moved": UUIDs kept). */
   questionAnswered?: string;
   readyAt?: string;
+  /** Where it lives at the protected site (a failback registers it there again). */
+  protectedFolder?: string;
+  protectedPool?: string;
   message?: string;
   op?: ItemOp;
 }
@@ -156,6 +171,8 @@ export interface FailoverRunStatus {
   recoveryPoints?: RecoveryPoint[];
   /** Seconds between the oldest and newest snapshot the run recovers from, per group's volumes (max over groups). */
   recoveryPointSkewSeconds?: number;
+  /** A failover: seconds between its recovery point (the oldest snapshot it recovered from) and the break: the data lost. */
+  dataLossWindowSeconds?: number;
   /** CleanupTest: the Test run it cleans up, and its uid (which names what the Test made). */
   testRun?: string;
   testRunUid?: string;
@@ -212,6 +229,14 @@ export const failoverRunSpecSchema: JSONSchemaType<FailoverRunSpec> = {
       properties: { folder: optional(inventoryPath), resourcePool: optional(inventoryPath) },
       additionalProperties: false,
     }),
+    shutdown: optional({
+      type: "object",
+      properties: { timeout: withDefault(duration, "5m"), powerOffAfterTimeout: withDefault<boolean>({ type: "boolean" }, false) },
+      additionalProperties: false,
+    }),
+    quiesceTimeout: optional(duration),
+    createMissingVolumes: optional({ type: "boolean" }),
+    discardRecoverySiteChanges: optional({ type: "boolean" }),
     dryRun: withDefault<boolean>({ type: "boolean" }, false),
     confirmation: optional({ type: "string", maxLength: 64 }),
   },
@@ -252,6 +277,8 @@ export const volumeRecordSchema: JSONSchemaType<VolumeRecord> = {
     snapshot: optional({ type: "string", maxLength: 255 }),
     snapshotTime: optional(timestamp),
     clone: optional({ type: "string", maxLength: 255 }),
+    copy: optional({ type: "string", maxLength: 255 }),
+    updatedFrom: optional({ type: "string", maxLength: 255 }),
     op: optional(itemOpSchema),
   },
 };
@@ -276,6 +303,8 @@ export const vmRecordSchema: JSONSchemaType<VmRecord> = {
     poweredOnAt: optional(timestamp),
     questionAnswered: optional({ type: "string", maxLength: 64 }),
     readyAt: optional(timestamp),
+    protectedFolder: optional({ type: "string", maxLength: 2048 }),
+    protectedPool: optional({ type: "string", maxLength: 2048 }),
     message: optional({ type: "string", maxLength: 1024 }),
     op: optional(itemOpSchema),
   },
@@ -381,6 +410,7 @@ export const failoverRunStatusSchema: JSONSchemaType<FailoverRunStatus> = {
     rtoSeconds: optional({ type: "number" }),
     recoveryPoints: optional(recoveryPointsSchema),
     recoveryPointSkewSeconds: optional({ type: "number" }),
+    dataLossWindowSeconds: optional({ type: "number" }),
     testRun: optional({ type: "string", maxLength: 253 }),
     testRunUid: optional({ type: "string", maxLength: 64 }),
     cleanedUpBy: optional({ type: "string", maxLength: 253 }),

@@ -135,6 +135,12 @@ export interface ProtectionGroupStatus {
   problems?: AlignmentProblem[];
   /** The FailoverRun that holds this group; no other run may start while it is set. */
   activeRun?: { name: string; uid: string; type: string; since: string };
+  /**
+   * Where the group runs after a failover: FailedOver (at its recovery site, after a
+   * PlannedMigration or Disaster) or FailedBack (home again, awaiting its Reprotect). A Reprotect
+   * clears it.
+   */
+  failover?: { state: "FailedOver" | "FailedBack"; runningAt: string; run: string; type: string; at: string };
   lastFullSyncTime?: string;
   /**
    * The resource pool path (below the recovery cluster's root pool) whose pools this group created;
@@ -418,6 +424,17 @@ export const protectionGroupStatusSchema: JSONSchemaType<ProtectionGroupStatus> 
       type: "object",
       required: ["name", "uid", "type", "since"],
       properties: { name: { type: "string" }, uid: { type: "string" }, type: { type: "string" }, since: timestamp },
+    }),
+    failover: optional({
+      type: "object",
+      required: ["state", "runningAt", "run", "type", "at"],
+      properties: {
+        state: stringEnum(["FailedOver", "FailedBack"] as const),
+        runningAt: { type: "string", maxLength: 253 },
+        run: { type: "string", maxLength: 253 },
+        type: { type: "string", maxLength: 64 },
+        at: timestamp,
+      },
     }),
     lastFullSyncTime: optional(timestamp),
     createdPool: optional({ type: "string", maxLength: 1024 }),

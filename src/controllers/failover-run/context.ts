@@ -29,9 +29,9 @@ export interface RunWorld {
 export interface RunState {
   readonly run: {
     readonly metadata: Pick<ObjectMeta, "name" | "namespace" | "uid">;
-    readonly spec: Pick<FailoverRunSpec, "networkMode" | "powerOn" | "testLocation"> & { readonly type: FailoverRunSpec["type"] | "PreRegistration" };
+    readonly spec: Pick<FailoverRunSpec, "networkMode" | "powerOn" | "testLocation" | "shutdown" | "quiesceTimeout" | "reIp"> & { readonly type: FailoverRunSpec["type"] | "PreRegistration" };
   };
-  readonly status: Pick<FailoverRunStatus, "volumes" | "recoveryPoints" | "recoveryPointSkewSeconds" | "cleanup" | "testRun" | "testRunUid">;
+  readonly status: Pick<FailoverRunStatus, "volumes" | "recoveryPoints" | "recoveryPointSkewSeconds" | "dataLossWindowSeconds" | "cleanup" | "testRun" | "testRunUid">;
   readonly vms: VmRecord[];
 }
 
@@ -78,22 +78,45 @@ export class RunContext {
     return g;
   }
 
-  /** The recovery Site of a group. */
-  recoverySite(group: string): Site {
+  /**
+   * Which way the run moves a group: to its recovery site (tests, planned migrations, disasters),
+   * or back to its protected site (a failback). Steps bring VMs up at the "target" site.
+   */
+  get backToProtected(): boolean {
+    return this.run.spec.type === "Failback";
+  }
+
+  /** The name of the Site where the run brings the group's VMs up. */
+  targetSiteName(group: string): string {
     const g = this.group(group);
-    const s = this.world.site(g.spec.recoverySiteRef);
-    if (!s) throw new PermanentError(`recovery Site ${g.spec.recoverySiteRef} of ProtectionGroup ${group} no longer exists`, "SiteNotFound");
+    return this.backToProtected ? g.spec.protectedSiteRef : g.spec.recoverySiteRef;
+  }
+
+  /** The name of the Site the group's VMs leave (the protected site, but for a failback). */
+  sourceSiteName(group: string): string {
+    const g = this.group(group);
+    return this.backToProtected ? g.spec.recoverySiteRef : g.spec.protectedSiteRef;
+  }
+
+  private siteNamed(name: string, what: string): Site {
+    const s = this.world.site(name);
+    if (!s) throw new PermanentError(`${what} Site ${name} no longer exists`, "SiteNotFound");
     return s;
   }
 
-  /** The recovery Sites of the run (usually one). */
+  /** The Site where the run brings a group's VMs up (its recovery site; its protected site for a failback). */
+  recoverySite(group: string): Site {
+    return this.siteNamed(this.targetSiteName(group), "target");
+  }
+
+  /** The Site a group's VMs leave. */
+  sourceSite(group: string): Site {
+    return this.siteNamed(this.sourceSiteName(group), "source");
+  }
+
+  /** The target Sites of the run (usually one). */
   recoverySites(): Site[] {
-    const names = [...new Set([...this.groups.values()].map((g) => g.spec.recoverySiteRef))].sort();
-    return names.map((n) => {
-      const s = this.world.site(n);
-      if (!s) throw new PermanentError(`recovery Site ${n} no longer exists`, "SiteNotFound");
-      return s;
-    });
+    return [...new Set([...this.groups.keys()].map((g) => this.targetSiteName(g)))].sort().map((n) => this.siteNamed(n, "target"));
   }
 
   /** One inventory snapshot per Site per pass; waits (WaitError) while the Site's watcher is not synced. */

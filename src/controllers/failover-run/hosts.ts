@@ -8,8 +8,9 @@ import type { RunContext } from "./context.js";
  */
 export function recoveryHosts(ctx: RunContext, group: string): HostInfo[] {
   const g = ctx.group(group);
-  const inv = ctx.inventory(g.spec.recoverySiteRef);
-  const compute = inv.compute(g.spec.shadow.cluster);
+  const inv = ctx.inventory(ctx.targetSiteName(group));
+  // Back at the protected site (a failback), the datacenter's first cluster; else the shadow layout's.
+  const compute = inv.compute(ctx.backToProtected ? undefined : g.spec.shadow.cluster);
   return (compute?.hosts ?? [])
     .map((h) => inv.hosts.get(refKey(h)))
     .filter((h): h is HostInfo => h !== undefined && (h.connectionState ?? "connected") === "connected" && h.inMaintenanceMode !== true)

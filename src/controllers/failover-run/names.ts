@@ -9,10 +9,18 @@ export function cloneName(v: Pick<VolumeRecord, "volume">, shortId: string): str
   return `${v.volume.replace(/_SM$/, "")}_Clone_${shortId}`.slice(0, 203);
 }
 
-/** The NFS export policy a run creates for its clones (only the recovery hosts' addresses). */
-export const exportPolicyName = (shortId: string): string => `vmdr_test_${shortId}`;
+/** The NFS export policy a run creates for the copies it mounts (only the recovery hosts' addresses). */
+export const exportPolicyName = (shortId: string): string => `vmdr_${shortId}`;
 
 /** The junction path of an NFS clone. */
 export const junctionOf = (clone: string): string => `/${clone}`;
 
 export const volumeLabel = (v: Pick<VolumeRecord, "svm" | "volume">): string => `${v.svm}:${v.volume}`;
+
+/**
+ * The volume whose LUNs or export a run presents and mounts: a Test's FlexClone, or (a failover)
+ * the replica itself, as the run's plan recorded it in `copy`.
+ */
+export function copyOf(v: Pick<VolumeRecord, "volume" | "copy">, shortId: string): string {
+  return v.copy ?? cloneName(v, shortId);
+}

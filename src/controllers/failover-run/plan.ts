@@ -12,6 +12,14 @@ import { testPortgroupOf } from "./networks.js";
 export const STEPS: Readonly<Partial<Record<RunType, readonly string[]>>> = {
   Test: ["ClaimGroups", "SelectSnapshots", "CloneVolumes", "PresentClones", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "IsolateNetworks", "PowerOnVms"],
   CleanupTest: ["ClaimGroups", "PowerOffVms", "UnregisterVms", "UnmountDatastores", "DetachDevices", "UnpresentClones", "DeleteClones", "RescanHosts", "VerifyClean", "ReleaseGroups"],
+  PlannedMigration: [
+    "ClaimGroups", "ShutdownProtectedVms", "VerifyProtectedOff", "FinalUpdate", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint",
+    "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "ConfigureNetworks", "PowerOnVms", "RecordFailover",
+  ],
+  Disaster: [
+    "ClaimGroups", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
+    "RegisterVms", "ConfigureNetworks", "PowerOnVms", "RecordFailover",
+  ],
 };
 
 /** The cleanup a Test runs on itself when it is cancelled or deleted (the CleanupTest steps but the claim). */
@@ -208,3 +216,97 @@ function poolExists(inv: InventoryIndex, g: ProtectionGroup, path: string): bool
 }
 
 export const trimPath = (p: string): string => p.replace(/^\/+|\/+$/g, "");
+
+/**
+ * Computes what a PlannedMigration or a Disaster would do, refusing before anything is touched:
+ *  1. no group is held by another run or already failed over; a planned migration needs every
+ *     group Ready (its protected site answering); a disaster only needs what the groups recorded
+ *     while the protected site was there (datastores of the replicas, networks, shadow records);
+ *  2. every protected network the VMs use maps to a recovery portgroup that exists at the
+ *     recovery site (a missing portgroup would strand the VMs);
+ *  3. volumes: each replica, mounted as itself; VMs: the shadow records, registered into their
+ *     shadow folders and pools, with their power-on waves and where they lived at the protected site.
+ */
+export function planFailover(i: PlanInput): PlanResult {
+  const { run } = i;
+  const disaster = run.spec.type === "Disaster";
+  if (i.groups.length === 0) return refuse("InvalidSpec", run.spec.site !== undefined ? `no ProtectionGroup protects Site ${run.spec.site}` : "no ProtectionGroup selected");
+  const volumes: VolumeRecord[] = [];
+  const vms: VmRecord[] = [];
+  const waves = new Map<number, Set<string>>();
+  const waveCounts = new Map<number, number>();
+  for (const g of i.groups) {
+    const name = g.metadata.name;
+    const ns = g.metadata.namespace ?? "";
+    if (g.status?.failover?.state === "FailedOver") return refuse("AlreadyFailedOver", `ProtectionGroup ${name} already runs at Site ${g.status.failover.runningAt} (FailoverRun ${g.status.failover.run}); fail it back first`);
+    const ready = findCondition(g.status?.conditions, ConditionType.Ready);
+    if (!disaster && ready?.status !== "True") return refuse("GroupNotReady", `ProtectionGroup ${name} is not Ready (${ready?.reason ?? "no status yet"}: ${ready?.message ?? ""}); a planned migration needs both sites answering`);
+    const site = i.site(g.spec.recoverySiteRef);
+    if (!site) return refuse("SiteNotFound", `recovery Site ${g.spec.recoverySiteRef} of ProtectionGroup ${name} does not exist`);
+    const inv = i.recoveryInventory(site.metadata.name);
+    if (!inv) return refuse("WaitingForInventory", `the inventory of Site ${site.metadata.name} is not synced yet (is the Site Ready?)`);
+    const cycle = dependencyCycle(g.spec.powerOn?.priorityGroups ?? []);
+    if (cycle) return refuse("InvalidSpec", `ProtectionGroup ${name}: ${cycle}`);
+    if ((run.spec.networkMode ?? "Mapped") === "Mapped") {
+      for (const net of g.status?.protectedNetworks ?? []) {
+        const to = (g.spec.networkMappings ?? []).find((m) => m.protectedPortgroup === net.name)?.recoveryPortgroup;
+        if (!to) return refuse("InvalidSpec", `ProtectionGroup ${name}'s VMs use portgroup ${net.name}, which its networkMappings do not map to a recovery portgroup`);
+        if (![...inv.networks.values()].some((n) => n.name === to)) return refuse("InvalidSpec", `recovery portgroup "${to}" of ProtectionGroup ${name} does not exist at Site ${site.metadata.name}`);
+      }
+    }
+    for (const ref of g.spec.replicationRefs) {
+      const rr = i.relationship(ns, ref);
+      if (!rr) return refuse("RelationshipNotFound", `ReplicationRelationship ${ns}/${ref} of ProtectionGroup ${name} does not exist`);
+      const carried = g.status?.volumes?.find((x) => x.relationship === ref);
+      const datastore = carried?.datastores[0];
+      if (!carried || datastore === undefined) return refuse("GroupNotReady", `ProtectionGroup ${name} does not know the datastore of relationship ${ref} (was it ever Ready?)`);
+      if (carried.datastores.length > 1) return refuse("InvalidSpec", `the volume of relationship ${ref} carries several datastores (${carried.datastores.join(", ")}); a run recovers one datastore per volume`);
+      const svm = rr.spec.destination.svm ?? site.spec.storage.controllers.find((c) => c.name === rr.spec.destination.controller)?.svm ?? site.spec.storage.controllers[0]?.svm ?? "";
+      volumes.push({
+        group: name,
+        relationship: ref,
+        ...(rr.spec.destination.controller !== undefined ? { controller: rr.spec.destination.controller } : {}),
+        svm,
+        volume: rr.spec.destination.volume,
+        copy: rr.spec.destination.volume,
+        protocol: carried.protocol ?? "SAN",
+        datastore,
+      });
+    }
+    for (const [uuid, r] of i.records.get(`${ns}/${name}`) ?? new Map<string, ShadowRecord>()) {
+      if (r.removedAt || !r.vmx) continue;
+      const pri = priorityOf(g, r.name);
+      waves.set(pri.priority, (waves.get(pri.priority) ?? new Set()).add(pri.group ?? "(unprioritized)"));
+      waveCounts.set(pri.priority, (waveCounts.get(pri.priority) ?? 0) + 1);
+      vms.push({
+        name: r.name,
+        group: name,
+        instanceUuid: uuid,
+        vmx: r.vmx,
+        folder: r.shadowFolder,
+        resourcePool: trimPath(r.resourcePool),
+        ...(pri.group !== undefined ? { priorityGroup: pri.group } : {}),
+        wave: pri.priority,
+        state: "Pending",
+        protectedFolder: r.protectedFolder,
+        ...(r.protectedPool !== undefined ? { protectedPool: r.protectedPool } : {}),
+      });
+    }
+  }
+  const priorities = [...waves.keys()].sort((a, b) => a - b);
+  for (const v of vms) v.wave = priorities.indexOf(v.wave);
+  vms.sort((a, b) => a.wave - b.wave || a.group.localeCompare(b.group) || a.name.localeCompare(b.name));
+  return {
+    ok: true,
+    plan: {
+      groups: i.groups.map((g) => g.metadata.name),
+      vmCount: vms.length,
+      steps: [...(STEPS[run.spec.type] ?? [])],
+      waves: priorities.map((p) => ({ priority: p, priorityGroups: [...(waves.get(p) ?? [])].sort(), vms: waveCounts.get(p) ?? 0 })),
+      volumes: volumes.length,
+      location: "the groups' shadow trees at the recovery site",
+    },
+    volumes,
+    vms,
+  };
+}

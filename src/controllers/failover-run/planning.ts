@@ -4,7 +4,7 @@ import type { KubeStore } from "../../kube/store.js";
 import type { InventoryIndex } from "../../sites/inventory-index.js";
 import { ConfigMapType } from "../protection-group/records.js";
 import type { ShadowRecord } from "../protection-group/records.js";
-import { STEPS, planTest, selectGroups } from "./plan.js";
+import { STEPS, planFailover, planTest, selectGroups } from "./plan.js";
 import type { RunStore } from "./store.js";
 
 /** Where a plan's inputs come from (groups and runs live from the API server; the rest from caches). */
@@ -34,8 +34,8 @@ export async function planRun(store: RunStore, src: PlanSources, signal: AbortSi
   const ns = run.metadata.namespace ?? "";
   const all = (await src.kube.list(ProtectionGroupType, { namespace: ns }, signal)).items;
   if (run.spec.type === "CleanupTest") return planCleanup(store, src, all, signal);
-  if (run.spec.type !== "Test") {
-    return refused("Unsupported", `${run.spec.type} runs are not available in this version of the operator (Test and CleanupTest are)`);
+  if (run.spec.type !== "Test" && run.spec.type !== "PlannedMigration" && run.spec.type !== "Disaster") {
+    return refused("Unsupported", `${run.spec.type} runs are not available in this version of the operator`);
   }
   const { groups, missing } = selectGroups(run, all);
   if (missing.length) return refused("GroupNotFound", `no ProtectionGroup ${missing.join(", ")} in namespace ${ns}`);
@@ -47,7 +47,8 @@ export async function planRun(store: RunStore, src: PlanSources, signal: AbortSi
   }
   const records = new Map<string, ReadonlyMap<string, ShadowRecord>>();
   for (const g of groups) records.set(`${ns}/${g.metadata.name}`, await src.records(g, signal));
-  const result = planTest({ run, groups, records, relationship: src.relationship, site: src.site, recoveryInventory: src.inventory });
+  const input = { run, groups, records, relationship: src.relationship, site: src.site, recoveryInventory: src.inventory };
+  const result = run.spec.type === "Test" ? planTest(input) : planFailover(input);
   if (!result.ok) {
     if (result.reason === "WaitingForInventory") return { kind: "Wait", reason: result.reason, message: result.message, retryAfterMs: 5_000 };
     return refused(result.reason, result.message);

@@ -244,6 +244,7 @@ export class ProtectionGroupReconciler implements Reconciler {
       records.set(uuid, {
         name: m.vm.name,
         protectedFolder: m.folderPath,
+        ...(prot.poolPath(m.vm.resourcePool) !== undefined ? { protectedPool: prot.poolPath(m.vm.resourcePool) } : {}),
         shadowFolder,
         resourcePool: pg.spec.shadow.resourcePool,
         vmx: m.vm.vmPathName,

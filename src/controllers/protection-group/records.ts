@@ -11,6 +11,8 @@ export interface ShadowRecord {
   readonly name: string;
   /** Folder path at the protected site. */
   readonly protectedFolder: string;
+  /** Resource pool path below the protected cluster's root pool ("" for the root pool). */
+  readonly protectedPool?: string;
   /** Folder path at the recovery site. */
   readonly shadowFolder: string;
   readonly resourcePool: string;

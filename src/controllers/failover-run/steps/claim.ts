@@ -16,9 +16,23 @@ async function liveGroups(ctx: RunContext): Promise<ProtectionGroup[]> {
   return out;
 }
 
-/** A run may take a group from this holder: a CleanupTest from the Test it cleans up. */
+/**
+ * A run may take a group from this holder: a CleanupTest from the Test it cleans up; a Failback
+ * from the PlannedMigration or Disaster that moved the group; a Reprotect from the Failback (or,
+ * confirming the recovery site's writes are discarded, from the failover itself).
+ */
 function mayTakeOver(ctx: RunContext, holder: NonNullable<ProtectionGroup["status"]>["activeRun"]): boolean {
-  return ctx.run.spec.type === "CleanupTest" && holder !== undefined && holder.name === ctx.store.status.testRun && holder.type === "Test";
+  if (!holder) return false;
+  switch (ctx.run.spec.type) {
+    case "CleanupTest":
+      return holder.name === ctx.store.status.testRun && holder.type === "Test";
+    case "Failback":
+      return holder.type === "PlannedMigration" || holder.type === "Disaster";
+    case "Reprotect":
+      return holder.type === "Failback" || ((holder.type === "PlannedMigration" || holder.type === "Disaster") && (ctx.run.spec as { discardRecoverySiteChanges?: boolean }).discardRecoverySiteChanges === true);
+    default:
+      return false;
+  }
 }
 
 /** Writes activeRun of one group, conditional on the version just read (409: someone else wrote first). */

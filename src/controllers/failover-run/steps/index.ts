@@ -5,10 +5,13 @@ import { SELF_CLEANUP_STEPS, STEPS } from "../plan.js";
 import { claimGroups, releaseGroups } from "./claim.js";
 import { cloneVolumes, deleteClones } from "./clones.js";
 import { findVms } from "./find-vms.js";
-import { isolateNetworks } from "./isolate.js";
+import { configureNetworks, isolateNetworks } from "./isolate.js";
 import { detachDevices, mountDatastores, unmountDatastores } from "./mount.js";
 import { powerOffVms, powerOnVms } from "./power.js";
-import { presentClones, unpresentClones } from "./present.js";
+import { presentClones, presentReplicas, unpresentClones } from "./present.js";
+import { recordFailover } from "./location.js";
+import { shutdownProtectedVms, verifyProtectedOff } from "./protected.js";
+import { breakReplication, finalUpdate, quiesceReplication, recordRecoveryPoint } from "./replication.js";
 import { registerVms } from "./register.js";
 import { rescanHosts } from "./rescan.js";
 import { selectSnapshots } from "./snapshots.js";
@@ -20,6 +23,8 @@ export const STEP_DEFINITIONS: ReadonlyMap<string, Step<RunContext>> = new Map(
   ([
     claimGroups, selectSnapshots, cloneVolumes, presentClones, rescanHosts, mountDatastores, findVms, registerVms, isolateNetworks, powerOnVms,
     powerOffVms, unregisterVms, unmountDatastores, detachDevices, unpresentClones, deleteClones, verifyClean, releaseGroups,
+    shutdownProtectedVms, verifyProtectedOff, finalUpdate, quiesceReplication, breakReplication, recordRecoveryPoint, presentReplicas,
+    configureNetworks, recordFailover,
   ] as Step<RunContext>[]).map((s) => [s.name, s]),
 );
 

@@ -6,7 +6,7 @@ import { child } from "../../../vsphere/soap/xml.js";
 import { moref } from "../../../vsphere/types.js";
 import type { NicChange, NicInfo, NicTarget, VmDevices } from "../../../vsphere/vm-specs.js";
 import type { RunContext } from "../context.js";
-import { testPortgroupOf } from "../networks.js";
+import { recoveryPortgroupOf, testPortgroupOf } from "../networks.js";
 
 /** Devices read for this pass (one batched read), per run context. */
 const devicesOf = new WeakMap<RunContext, Map<string, VmDevices>>();
@@ -22,12 +22,37 @@ function protectedPortgroup(ctx: RunContext, vm: VmRecord, nic: NicInfo): string
 }
 
 /** Where one NIC must go in this run: the test portgroup (by name) or nowhere (disconnected). */
+/** A run's network mode: a Test's default is Isolated, a failover's Mapped. */
+export function networkModeOf(ctx: RunContext): "Isolated" | "Mapped" | "Disconnected" {
+  return ctx.run.spec.networkMode ?? (ctx.run.spec.type === "Test" ? "Isolated" : "Mapped");
+}
+
 function targetName(ctx: RunContext, vm: VmRecord, nic: NicInfo): string {
-  if ((ctx.run.spec.networkMode ?? "Isolated") === "Disconnected") return DISCONNECTED;
+  const mode = networkModeOf(ctx);
+  if (mode === "Disconnected") return DISCONNECTED;
   const g = ctx.group(vm.group);
+  if (mode === "Mapped") {
+    if (ctx.backToProtected) {
+      // Back home: the protected portgroup whose mapping led to the one the NIC is on now.
+      const home = (g.spec.networkMappings ?? []).find((m) => m.recoveryPortgroup === nic.networkName || recoveryKey(ctx, vm, m.recoveryPortgroup) === nic.portgroupKey);
+      if (home) return home.protectedPortgroup;
+      const original = protectedPortgroup(ctx, vm, nic);
+      if (original) return original;
+      throw new PermanentError(`${vm.name}'s ${nic.label} is on no recovery portgroup the group maps`, "InvalidSpec");
+    }
+    const from = protectedPortgroup(ctx, vm, nic);
+    const to = from !== undefined ? recoveryPortgroupOf(g, from) : undefined;
+    if (!to) throw new PermanentError(`${vm.name}'s ${nic.label} is on ${from ?? "an unknown portgroup"}, which the group maps to no recovery portgroup`, "InvalidSpec");
+    return to;
+  }
   const name = testPortgroupOf(g, protectedPortgroup(ctx, vm, nic) ?? "*");
   if (!name) throw new PermanentError(`no test portgroup for ${vm.name}'s ${nic.label}`, "InvalidSpec");
   return name;
+}
+
+/** The distributed portgroup key of a recovery-site portgroup, if it is one. */
+function recoveryKey(ctx: RunContext, vm: VmRecord, name: string): string | undefined {
+  return [...ctx.inventory(ctx.sourceSiteName(vm.group)).networks.values()].find((n) => n.name === name)?.portgroupKey;
 }
 
 function onTarget(ctx: RunContext, vm: VmRecord, nic: NicInfo, target: string): boolean {
@@ -111,3 +136,6 @@ export const isolateNetworks: BatchStep<RunContext, VmRecord> = {
     vm.message = `reconfigure: ${message}`.slice(0, 1024);
   },
 };
+
+/** ConfigureNetworks (failovers): the same reconfiguration onto the mapped recovery portgroups (or back home for a failback). */
+export const configureNetworks: BatchStep<RunContext, VmRecord> = { ...isolateNetworks, name: "ConfigureNetworks" };

@@ -5,7 +5,7 @@ import type { ExportPolicy } from "../../../ontap/client.js";
 import { PermanentError } from "../../../runtime/errors.js";
 import type { RunContext } from "../context.js";
 import { recoveryHosts } from "../hosts.js";
-import { cloneName, exportPolicyName, volumeLabel } from "../names.js";
+import { copyOf, exportPolicyName, junctionOf, volumeLabel } from "../names.js";
 import { noteRemoved } from "./report.js";
 
 /** The igroups the replica's LUNs are mapped to: the recovery hosts' (VMbook ch. 11 pre-maps them). */
@@ -41,11 +41,11 @@ export const presentClones: BatchStep<RunContext, VolumeRecord> = {
   concurrency: () => 16,
   async observeItem(ctx, v): Promise<ItemObservation> {
     const ontap = ctx.ontapFor(v);
-    const clone = cloneName(v, ctx.shortId);
+    const clone = copyOf(v, ctx.shortId);
     if (v.protocol === "NFS") {
       const [policy, vol, ips] = await Promise.all([ontap.getExportPolicy(v.svm, exportPolicyName(ctx.shortId), ctx.signal), ontap.getVolume({ svm: v.svm, name: clone }, ctx.signal), hostAddresses(ctx, v)]);
       if (ips.length === 0) return { kind: "Failed", message: `no VMkernel address found on the recovery hosts of ${v.group}` };
-      return covers(policy, ips) && vol?.exportPolicy === exportPolicyName(ctx.shortId) && vol.nasPath ? { kind: "Done" } : { kind: "NeedsAct" };
+      return covers(policy, ips) && vol?.exportPolicy === exportPolicyName(ctx.shortId) && vol.nasPath === junctionOf(clone) ? { kind: "Done" } : { kind: "NeedsAct" };
     }
     const igroups = await replicaIgroups(ctx, v);
     if (igroups.length === 0) {
@@ -57,7 +57,7 @@ export const presentClones: BatchStep<RunContext, VolumeRecord> = {
   },
   async actItem(ctx, v) {
     const ontap = ctx.ontapFor(v);
-    const clone = cloneName(v, ctx.shortId);
+    const clone = copyOf(v, ctx.shortId);
     if (v.protocol === "NFS") {
       const name = exportPolicyName(ctx.shortId);
       await ontap.createExportPolicy(v.svm, name, ctx.signal);
@@ -65,7 +65,9 @@ export const presentClones: BatchStep<RunContext, VolumeRecord> = {
         await ontap.addExportRule(v.svm, name, { clients: [ip], roRule: ["sys"], rwRule: ["sys"], superuser: ["sys"], protocols: ["nfs3"] }, ctx.signal);
       }
       await ontap.setExportPolicy({ svm: v.svm, name: clone }, name, ctx.signal);
-      ctx.log.info({ clone, exportPolicy: name }, "Exported NFS clone to the recovery hosts");
+      // A FlexClone is mounted in the namespace at its creation; a replica is not until its failover.
+      await ontap.mountVolume({ svm: v.svm, name: clone }, junctionOf(clone), ctx.signal);
+      ctx.log.info({ volume: clone, exportPolicy: name }, "Exported NFS copy to the recovery hosts");
       return completed;
     }
     const igroups = await replicaIgroups(ctx, v);
@@ -97,7 +99,7 @@ export const unpresentClones: BatchStep<RunContext, VolumeRecord> = {
   async observeItem(ctx, v): Promise<ItemObservation> {
     const ontap = ctx.ontapFor(v);
     const site = ctx.recoverySite(v.group).metadata.name;
-    const clone = cloneName(v, ctx.shortId);
+    const clone = copyOf(v, ctx.shortId);
     if (v.protocol === "NFS") {
       const vol = await ontap.getVolume({ svm: v.svm, name: clone }, ctx.signal);
       if (vol && vol.exportPolicy === exportPolicyName(ctx.shortId)) return { kind: "NeedsAct" };
@@ -111,7 +113,7 @@ export const unpresentClones: BatchStep<RunContext, VolumeRecord> = {
   },
   async actItem(ctx, v) {
     const ontap = ctx.ontapFor(v);
-    const clone = cloneName(v, ctx.shortId);
+    const clone = copyOf(v, ctx.shortId);
     if (v.protocol === "NFS") {
       // The SVM's default policy admits no one (its rules are empty unless an administrator added some).
       await ontap.setExportPolicy({ svm: v.svm, name: clone }, "default", ctx.signal);
@@ -130,3 +132,6 @@ export const unpresentClones: BatchStep<RunContext, VolumeRecord> = {
     /* the step fails with the message */
   },
 };
+
+/** PresentReplicas (failovers): the same for the broken-off replica itself (SAN: its LUNs are pre-mapped to the recovery hosts). */
+export const presentReplicas: BatchStep<RunContext, VolumeRecord> = { ...presentClones, name: "PresentReplicas" };

@@ -3,7 +3,7 @@ import { naaOfSerial } from "../../protection-group/datastores.js";
 import type { HostVolumeMount, ScsiLunInfo, UnresolvedVmfsVolume } from "../../../vsphere/host-storage.js";
 import type { RunContext } from "../context.js";
 import { recoveryHosts } from "../hosts.js";
-import { cloneName } from "../names.js";
+import { copyOf } from "../names.js";
 
 /** What one recovery host reports about its storage, read once per pass. */
 export interface HostStorage {
@@ -42,7 +42,7 @@ export async function storageView(ctx: RunContext, volumes: readonly VolumeRecor
 export async function copyDevices(ctx: RunContext, v: VolumeRecord): Promise<Set<string>> {
   let cache = devicesOf.get(ctx);
   if (!cache) devicesOf.set(ctx, (cache = new Map<string, Set<string>>()));
-  const name = v.clone ?? cloneName(v, ctx.shortId);
+  const name = v.clone ?? copyOf(v, ctx.shortId);
   const key = `${v.svm}:${name}`;
   const hit = cache.get(key);
   if (hit) return hit;

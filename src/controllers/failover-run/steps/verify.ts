@@ -1,6 +1,6 @@
 import type { Observation, SingleStep } from "../../../engine/types.js";
 import type { RunContext } from "../context.js";
-import { cloneName, exportPolicyName } from "../names.js";
+import { copyOf, exportPolicyName } from "../names.js";
 
 /**
  * VerifyClean: checks the world, not the checkpoint, for anything the test made: a clone volume,
@@ -17,7 +17,7 @@ export const verifyClean: SingleStep<RunContext> = {
     for (const v of ctx.volumes) {
       const site = ctx.recoverySite(v.group).metadata.name;
       const ontap = ctx.ontapFor(v);
-      const clone = cloneName(v, ctx.shortId);
+      const clone = copyOf(v, ctx.shortId);
       if (await ontap.getVolume({ svm: v.svm, name: clone }, ctx.signal)) left.push(`volume ${v.svm}:${clone} at Site ${site}`);
       if (v.protocol === "NFS" && (await ontap.getExportPolicy(v.svm, exportPolicyName(ctx.shortId), ctx.signal))) left.push(`export policy ${v.svm}:${exportPolicyName(ctx.shortId)}`);
       const ds = ctx.inventory(site).datastoreByName(v.datastore);

@@ -1,0 +1,56 @@
+import { ProtectionGroupType } from "../../../api/v1alpha1/index.js";
+import type { ProtectionGroup, ProtectionGroupStatus } from "../../../api/v1alpha1/index.js";
+import { completed } from "../../../engine/types.js";
+import type { Observation, SingleStep } from "../../../engine/types.js";
+import { isConflict } from "../../../kube/errors.js";
+import { ConflictError } from "../../../runtime/errors.js";
+import type { RunContext } from "../context.js";
+
+type Failover = NonNullable<ProtectionGroupStatus["failover"]>;
+
+/** Writes one field of a group's status, read live and written conditionally (as the lock is). */
+export async function writeGroupFailover(ctx: RunContext, name: string, failover: Failover | undefined): Promise<void> {
+  const g = await ctx.world.kube.get(ProtectionGroupType, { namespace: ctx.run.metadata.namespace, name }, ctx.signal);
+  if (!g) return;
+  try {
+    await ctx.world.kube.replaceStatus(ProtectionGroupType, { ...g, status: { ...(g.status ?? {}), failover } }, ctx.signal);
+  } catch (err) {
+    if (isConflict(err)) throw new ConflictError(`ProtectionGroup ${name} changed while recording where it runs`, "Conflict", { cause: err });
+    throw err;
+  }
+}
+
+async function live(ctx: RunContext, name: string): Promise<ProtectionGroup | undefined> {
+  return ctx.world.kube.get(ProtectionGroupType, { namespace: ctx.run.metadata.namespace, name }, ctx.signal);
+}
+
+/**
+ * RecordFailover: each group's status says where it runs now (failover: FailedOver at its recovery
+ * site after a PlannedMigration or Disaster; FailedBack at home after a Failback), so a later run
+ * (and a user) knows, and a Test or a second failover of it is refused. The run keeps holding the
+ * groups: the next run of the sequence (Failback, Reprotect) takes them over.
+ */
+export const recordFailover: SingleStep<RunContext> = {
+  kind: "single",
+  name: "RecordFailover",
+  idempotent: true,
+  async observe(ctx): Promise<Observation> {
+    for (const name of ctx.groups.keys()) {
+      const f = (await live(ctx, name))?.status?.failover;
+      if (f?.run !== ctx.run.metadata.name || f.runningAt !== ctx.targetSiteName(name)) return { kind: "NeedsAct" };
+    }
+    return { kind: "Done", message: `running at ${[...new Set([...ctx.groups.keys()].map((g) => ctx.targetSiteName(g)))].join(", ")}` };
+  },
+  async act(ctx) {
+    for (const name of ctx.groups.keys()) {
+      await writeGroupFailover(ctx, name, {
+        state: ctx.backToProtected ? "FailedBack" : "FailedOver",
+        runningAt: ctx.targetSiteName(name),
+        run: ctx.run.metadata.name ?? "",
+        type: ctx.run.spec.type,
+        at: new Date(ctx.now()).toISOString(),
+      });
+    }
+    return completed;
+  },
+};
