@@ -5,7 +5,7 @@ import { backoffDelay } from "../util/backoff.js";
 import type { Clock } from "../util/clock.js";
 import { handleKey } from "./types.js";
 import type {
-  BatchItem, BatchStep, Handle, ItemObservation, PassOutcome, PolledOp, Poller, RunHost, SingleStep, Step, StepEvent, StepRecord,
+  BatchItem, BatchStep, Handle, ItemObservation, Observation, PassOutcome, PolledOp, Poller, RunHost, SingleStep, Step, StepEvent, StepRecord,
 } from "./types.js";
 
 /** Where a test can make the process die (test/harness crash points); never set in production. */
@@ -143,7 +143,15 @@ class Pass {
     const ops = (rec.operations ?? []).map((h) => polled.get(handleKey(h)) ?? unknownOp(h));
     const running = ops.filter((o) => o.state === "running").map((o) => o.handle);
     const failures = ops.filter((o) => o.state === "failure");
-    const obs = await step.observe(ctx, rec, ops);
+    let obs: Observation;
+    try {
+      obs = await step.observe(ctx, rec, ops);
+    } catch (err) {
+      // A permanent problem seen while observing (a spec the world contradicts) fails the step;
+      // anything else is retried by the reconciler's backoff.
+      if (err instanceof OperatorError && err.class === "Permanent") return this.stop("Failed", err.reason, messageOf(err));
+      throw err;
+    }
     rec.operations = running.length ? running : undefined;
 
     if (obs.kind === "Done") return this.succeed(obs.message);
@@ -241,7 +249,15 @@ class Pass {
     for (const it of live) {
       const op = it.op!;
       const p = op.handle ? (polled.get(handleKey(op.handle)) ?? unknownOp(op.handle)) : undefined;
-      const obs: ItemObservation = await step.observeItem(ctx, it, p);
+      let obs: ItemObservation;
+      try {
+        obs = await step.observeItem(ctx, it, p);
+      } catch (err) {
+        if (!(err instanceof OperatorError && err.class === "Permanent")) throw err;
+        // Permanent for this item: it fails (and with failWhenItemsFail, the step) like a failed act.
+        if (step.failWhenItemsFail) return this.stop("Failed", err.reason, `${step.label(it)}: ${messageOf(err)}`);
+        obs = { kind: "Failed", message: messageOf(err) };
+      }
       if (p && p.state !== "running") op.handle = undefined;
       if (obs.kind === "Done") {
         Object.assign(op, { done: true, handle: undefined, intentAt: undefined, notBefore: undefined, error: undefined });

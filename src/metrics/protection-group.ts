@@ -4,7 +4,7 @@ import type { ProtectionGroup } from "../api/v1alpha1/protection-group.js";
 import { METRIC_PREFIX } from "./registry.js";
 
 /** The conditions of a group that a dashboard shows. */
-export const GROUP_CONDITIONS = ["Ready", "Aligned", "ShadowInSync", "ReplicationHealthy"] as const;
+export const GROUP_CONDITIONS = ["Ready", "Aligned", "ShadowInSync", "ReplicationHealthy", "SplitBrain"] as const;
 const STATUSES = ["True", "False", "Unknown"] as const;
 
 /**
@@ -40,7 +40,7 @@ export class ProtectionGroupMetrics {
     });
     new Gauge({
       name: `${METRIC_PREFIX}_protection_group_condition`,
-      help: "A ProtectionGroup's conditions (Ready, Aligned, ShadowInSync, ReplicationHealthy): 1 for the current status.",
+      help: "A ProtectionGroup's conditions (Ready, Aligned, ShadowInSync, ReplicationHealthy, SplitBrain): 1 for the current status.",
       labelNames: ["namespace", "name", "type", "status"],
       registers: [register],
       collect() {

@@ -51,6 +51,8 @@ export interface InventoryWatcherOptions {
 export class InventoryWatcher {
   private readonly entries = new Map<string, InventoryObject>();
   private synced = false;
+  /** The cache follows an answering vCenter now (false from a failed call until the next full sync). */
+  private live = false;
   private lastVersion: string | undefined;
   /** Number of full (re)synchronisations, for tests and diagnostics. */
   syncs = 0;
@@ -59,6 +61,15 @@ export class InventoryWatcher {
 
   hasSynced(): boolean {
     return this.synced;
+  }
+
+  /**
+   * Whether the cache is current: synced, and the watch has not failed since. After a failure the
+   * cache still answers with what vCenter last said (for plans made while a site is lost), but
+   * whatever it says about the present (a VM running there now) is only as old as the outage.
+   */
+  isLive(): boolean {
+    return this.synced && this.live;
   }
 
   version(): string | undefined {
@@ -83,6 +94,7 @@ export class InventoryWatcher {
           failures = 0;
         });
       } catch (err) {
+        this.live = false;
         if (signal.aborted) break;
         const delay = backoffDelay(failures++, backoff);
         this.o.log.warn({ err, retryInMs: delay }, "vCenter inventory watch failed; will reconnect");
@@ -127,6 +139,7 @@ export class InventoryWatcher {
           if (set.truncated) continue;
           this.resync(fresh);
           fresh = undefined;
+          this.live = true;
           onHealthy();
           continue;
         }

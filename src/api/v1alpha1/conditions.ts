@@ -20,6 +20,7 @@ export const ConditionType = {
   Aligned: "Aligned",
   ShadowInSync: "ShadowInSync",
   ReplicationHealthy: "ReplicationHealthy",
+  SplitBrain: "SplitBrain",
   Degraded: "Degraded",
   Succeeded: "Succeeded",
   Progressing: "Progressing",

@@ -115,6 +115,9 @@ export interface AlignmentProblem {
   message: string;
 }
 
+/** Where a group stands in a failover sequence (see ProtectionGroupStatus.failover). */
+export type FailoverState = "FailingOver" | "FailedOver" | "FailingBack" | "FailedBack";
+
 export interface ProtectionGroupStatus {
   observedGeneration?: number;
   conditions?: Condition[];
@@ -136,11 +139,12 @@ export interface ProtectionGroupStatus {
   /** The FailoverRun that holds this group; no other run may start while it is set. */
   activeRun?: { name: string; uid: string; type: string; since: string };
   /**
-   * Where the group runs after a failover: FailedOver (at its recovery site, after a
-   * PlannedMigration or Disaster) or FailedBack (home again, awaiting its Reprotect). A Reprotect
-   * clears it.
+   * Where the group runs, once a run passed its point of no return (the first break of a mirror):
+   * FailingOver / FailedOver (to and at its recovery site, by a PlannedMigration or Disaster),
+   * FailingBack / FailedBack (to and at home again, by a Failback, awaiting its Reprotect).
+   * `runningAt` is the site the group runs (or is being brought up) at. A Reprotect clears it.
    */
-  failover?: { state: "FailedOver" | "FailedBack"; runningAt: string; run: string; type: string; at: string };
+  failover?: { state: FailoverState; runningAt: string; run: string; type: string; at: string };
   lastFullSyncTime?: string;
   /**
    * The resource pool path (below the recovery cluster's root pool) whose pools this group created;
@@ -429,7 +433,7 @@ export const protectionGroupStatusSchema: JSONSchemaType<ProtectionGroupStatus> 
       type: "object",
       required: ["state", "runningAt", "run", "type", "at"],
       properties: {
-        state: stringEnum(["FailedOver", "FailedBack"] as const),
+        state: stringEnum(["FailingOver", "FailedOver", "FailingBack", "FailedBack"] as const),
         runningAt: { type: "string", maxLength: 253 },
         run: { type: "string", maxLength: 253 },
         type: { type: "string", maxLength: 64 },

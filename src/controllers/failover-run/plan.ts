@@ -13,11 +13,11 @@ export const STEPS: Readonly<Partial<Record<RunType, readonly string[]>>> = {
   Test: ["ClaimGroups", "SelectSnapshots", "CloneVolumes", "PresentClones", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "IsolateNetworks", "PowerOnVms"],
   CleanupTest: ["ClaimGroups", "PowerOffVms", "UnregisterVms", "UnmountDatastores", "DetachDevices", "UnpresentClones", "DeleteClones", "RescanHosts", "VerifyClean", "ReleaseGroups"],
   PlannedMigration: [
-    "ClaimGroups", "ShutdownProtectedVms", "VerifyProtectedOff", "FinalUpdate", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint",
+    "ClaimGroups", "ShutdownProtectedVms", "VerifyProtectedOff", "FinalUpdate", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint",
     "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "ConfigureNetworks", "PowerOnVms", "RecordFailover",
   ],
   Disaster: [
-    "ClaimGroups", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
+    "ClaimGroups", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
     "RegisterVms", "ConfigureNetworks", "PowerOnVms", "RecordFailover",
   ],
 };
@@ -240,7 +240,8 @@ export function planFailover(i: PlanInput): PlanResult {
     const ns = g.metadata.namespace ?? "";
     if (g.status?.failover?.state === "FailedOver") return refuse("AlreadyFailedOver", `ProtectionGroup ${name} already runs at Site ${g.status.failover.runningAt} (FailoverRun ${g.status.failover.run}); fail it back first`);
     const ready = findCondition(g.status?.conditions, ConditionType.Ready);
-    if (!disaster && ready?.status !== "True") return refuse("GroupNotReady", `ProtectionGroup ${name} is not Ready (${ready?.reason ?? "no status yet"}: ${ready?.message ?? ""}); a planned migration needs both sites answering`);
+    const resuming = g.status?.failover?.state === "FailingOver";
+    if (!disaster && !resuming && ready?.status !== "True") return refuse("GroupNotReady", `ProtectionGroup ${name} is not Ready (${ready?.reason ?? "no status yet"}: ${ready?.message ?? ""}); a planned migration needs both sites answering`);
     const site = i.site(g.spec.recoverySiteRef);
     if (!site) return refuse("SiteNotFound", `recovery Site ${g.spec.recoverySiteRef} of ProtectionGroup ${name} does not exist`);
     const inv = i.recoveryInventory(site.metadata.name);

@@ -1,4 +1,4 @@
-import { ANNOTATIONS, ConditionType, FINALIZERS, FailoverRunType, ProtectionGroupType, Reason, findCondition } from "../../api/v1alpha1/index.js";
+import { ANNOTATIONS, ConditionType, DISRUPTIVE_RUN_TYPES, FINALIZERS, FailoverRunType, ProtectionGroupType, Reason, findCondition } from "../../api/v1alpha1/index.js";
 import type { FailoverRun, FailoverRunStatus, ProtectionGroup, StepRecord } from "../../api/v1alpha1/index.js";
 import { advance } from "../../engine/runner.js";
 import type { EngineDeps } from "../../engine/runner.js";
@@ -66,7 +66,7 @@ export class FailoverRunReconciler implements Reconciler {
       this.shards.delete(id);
       return done();
     }
-    if (run.spec.type === "Test" && !run.metadata.deletionTimestamp && (await ensureFinalizer(kube, FailoverRunType, run, FINALIZERS.failoverRun, ctx.signal))) return done();
+    if (needsFinalizer(run) && (await ensureFinalizer(kube, FailoverRunType, run, FINALIZERS.failoverRun, ctx.signal))) return done();
     const cache: ShardCache = this.shards.get(id) ?? new Map<string, { resourceVersion: string; json: string }>();
     this.shards.set(id, cache);
     const store = await RunStore.load(kube, run, cache, ctx.signal);
@@ -104,7 +104,10 @@ export class FailoverRunReconciler implements Reconciler {
 
     this.deps.onActive?.(`${run.metadata.namespace}/${run.metadata.name}`, store.status.plan ? this.recoverySites(store) : undefined);
     const cancel = run.metadata.annotations?.[ANNOTATIONS.cancel] === "true";
-    if ((cancel || deleting) && status.cleanupSteps === undefined && atBoundary(store)) {
+    if ((cancel || deleting) && DISRUPTIVE_RUN_TYPES.includes(run.spec.type)) {
+      const stop = await this.stopDisruptive(ctx, store, cond, cancel);
+      if (stop) return stop;
+    } else if ((cancel || deleting) && status.cleanupSteps === undefined && atBoundary(store)) {
       if (run.spec.type !== "Test" || !claimed(status)) {
         skipRemaining(status.steps ?? [], cancel ? "cancelled" : "the run was deleted", this.deps.clock.now());
         if (deleting) return this.release(ctx, store);
@@ -116,7 +119,7 @@ export class FailoverRunReconciler implements Reconciler {
       status.cleanupSteps = SELF_CLEANUP_STEPS.map((name) => ({ name, state: "Pending", attempts: 0 }));
       this.deps.world.events.normal(run, "CleaningUp", `${cancel ? "cancelled" : "deleted"}: the Test cleans up after itself`);
     }
-    if (deleting && status.cleanupSteps === undefined && (run.spec.type !== "Test" || status.cleanedUpBy)) return this.release(ctx, store);
+    if (deleting && status.cleanupSteps === undefined && !DISRUPTIVE_RUN_TYPES.includes(run.spec.type) && (run.spec.type !== "Test" || status.cleanedUpBy)) return this.release(ctx, store);
     await this.unblock(ctx, store);
 
     store.phase = status.cleanupSteps !== undefined ? "cleanup" : "main";
@@ -142,12 +145,42 @@ export class FailoverRunReconciler implements Reconciler {
         ctx.log.error({ step: outcome.step, reason: outcome.reason }, "FailoverRun blocked; a human must check");
         return done();
       case "Failed":
-        if (outcome.step === "ClaimGroups") await releaseHeld(rctx);
-        finish(status, cond, outcome.reason, `${outcome.step} failed: ${outcome.message}`, now);
+        if (outcome.step === "ClaimGroups" || (DISRUPTIVE_RUN_TYPES.includes(store.run.spec.type) && !committed(status))) await releaseHeld(rctx);
+        finish(status, cond, outcome.reason, `${outcome.step} failed: ${outcome.message}${committed(status) ? resumeHint(store.run) : ""}`, now);
         return done();
       case "Finished":
         return this.finished(ctx, store, cond);
     }
+    return done();
+  }
+
+  /**
+   * A disruptive run asked to stop. Before its point of no return (CommitFailover) it stops at the
+   * next step boundary and gives its groups back; what it did (VMs shut down at the protected site,
+   * a final update) is left as it is, and said so. After it, a cancellation is refused (the
+   * annotation is removed, with a warning) and a deletion lets the run go while the groups stay
+   * held and marked failing over: a new run of the same type resumes, or a Failback returns them.
+   */
+  private async stopDisruptive(ctx: ReconcileContext, store: RunStore, cond: ConditionSetter, cancel: boolean): Promise<Result | undefined> {
+    const { run, status } = store;
+    const deleting = run.metadata.deletionTimestamp !== undefined;
+    const events = this.deps.world.events;
+    if (committed(status)) {
+      if (deleting) {
+        events.warning(run, "DeletedAfterCommit", `deleted after its point of no return: ${status.plan?.groups.join(", ") ?? ""} stay held and marked failing over; apply a new ${run.spec.type} run to finish, or a Failback`);
+        return this.letGo(ctx, store);
+      }
+      await this.deps.kube.mergePatch(FailoverRunType, { namespace: run.metadata.namespace, name: run.metadata.name }, { metadata: { annotations: { [ANNOTATIONS.cancel]: null } } }, ctx.signal);
+      events.warning(run, "CancelRefused", `${run.spec.type} is past its point of no return (CommitFailover): it cannot be cancelled; it runs to its end, after which a Failback returns the groups`);
+      return undefined;
+    }
+    if (!atBoundary(store)) return undefined;
+    skipRemaining(status.steps ?? [], cancel ? "cancelled" : "the run was deleted", this.deps.clock.now());
+    if (deleting) return this.release(ctx, store);
+    await this.giveBack(ctx, store);
+    const shut = (status.steps ?? []).some((r) => r.name === "ShutdownProtectedVms" && r.state !== "Pending" && r.state !== "Skipped") || store.vms.some((v) => v.op?.step === "ShutdownProtectedVms");
+    const left = shut ? "; VMs shut down at the protected site were left off: power them on there if the migration is abandoned" : "";
+    finish(status, cond, Reason.Cancelled, `cancelled before its point of no return: no mirror was quiesced or broken${left}`, this.deps.clock.now());
     return done();
   }
 
@@ -264,6 +297,16 @@ export class FailoverRunReconciler implements Reconciler {
     return done();
   }
 
+  /** The run is deleted after its point of no return: its finalizer goes, its groups stay held. */
+  private async letGo(ctx: ReconcileContext, store: RunStore): Promise<Result> {
+    this.deps.onActive?.(`${store.run.metadata.namespace}/${store.run.metadata.name}`, undefined);
+    if (hasFinalizer(store.run, FINALIZERS.failoverRun)) {
+      await store.checkpoint(ctx.signal);
+      await removeFinalizer(this.deps.kube, FailoverRunType, store.run, FINALIZERS.failoverRun, ctx.signal);
+    }
+    return done();
+  }
+
   /** A CleanupTest tells its Test it is clean (so deleting the Test removes nothing more). */
   private async markCleaned(ctx: ReconcileContext, store: RunStore): Promise<void> {
     const name = store.status.testRun;
@@ -301,6 +344,18 @@ function atBoundary(store: RunStore): boolean {
   if (!rec) return true;
   if (rec.operations?.length) return false;
   return ![...store.vms, ...(store.status.volumes ?? [])].some((x) => x.op?.step === rec.name && x.op.handle !== undefined);
+}
+
+/** Runs that take groups get a finalizer: deleting one gives its groups back (a Test also cleans up). */
+const needsFinalizer = (run: FailoverRun): boolean =>
+  !run.metadata.deletionTimestamp && !run.spec.dryRun && (run.spec.type === "Test" || DISRUPTIVE_RUN_TYPES.includes(run.spec.type)) && !terminal(run.status);
+
+const resumeHint = (run: FailoverRun): string =>
+  `. The groups stay held and marked failing over: fix the cause and apply a new ${run.spec.type} run (it resumes from what is done), or fail back`;
+
+/** A disruptive run passed its point of no return: the groups are marked failing over. */
+function committed(s: FailoverRunStatus): boolean {
+  return (s.steps ?? []).some((r) => r.name === "CommitFailover" && r.state !== "Pending" && r.state !== "Skipped");
 }
 
 /** The Test took its groups: from then on its cancellation or deletion must clean up. */

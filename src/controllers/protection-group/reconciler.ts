@@ -23,6 +23,7 @@ import { ShadowRecordStore } from "./records.js";
 import type { ShadowRecord } from "./records.js";
 import { overlaps, shadowFolderPath, shadowSubtree } from "./shadow.js";
 import { poolPathOf, removeCreatedPools, syncShadowInventory } from "./shadow-sync.js";
+import { reconcileFailedOver } from "./failed-over.js";
 import type { Placeholders } from "./placeholders.js";
 
 export interface ProtectionGroupDeps {
@@ -158,6 +159,13 @@ export class ProtectionGroupReconciler implements Reconciler {
   ): Promise<Result> {
     const id = `${pg.metadata.namespace}/${pg.metadata.name}`;
     const v = this.validate(pg);
+    if (status.failover) {
+      // Past a failover's point of no return: both sites belong to the runs of the sequence, and
+      // what the group recorded while at home (volumes, networks, records) is what they use.
+      reconcileFailedOver({ pg, status, cond, inventories: this.deps.inventories, records: await this.store(pg).load(pg, ctx.signal), events: this.deps.events });
+      return requeueAfter(jitter(this.deps.resyncMs));
+    }
+    cond.remove(ConditionType.SplitBrain);
 
     // Replication health, rolled up from the group's relationships.
     const unhealthy = v.relationships.filter((r) => !isTrue(r.status?.conditions, ConditionType.Healthy)).map((r) => r.metadata.name);

@@ -20,6 +20,12 @@ export class ConditionSetter {
       rfc3339(this.clock.now()),
     );
   }
+
+  /** Drops a condition that no longer applies (SplitBrain once a group is home). */
+  remove(type: string): void {
+    const i = this.conditions.findIndex((c) => c.type === type);
+    if (i >= 0) this.conditions.splice(i, 1);
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ProtectionGroupType } from "../../../api/v1alpha1/index.js";
+import { ConditionType, FailoverRunType, ProtectionGroupType, findCondition } from "../../../api/v1alpha1/index.js";
 import type { ProtectionGroup } from "../../../api/v1alpha1/index.js";
 import { completed } from "../../../engine/types.js";
 import type { Observation, SingleStep } from "../../../engine/types.js";
@@ -35,6 +35,22 @@ function mayTakeOver(ctx: RunContext, holder: NonNullable<ProtectionGroup["statu
   }
 }
 
+/**
+ * A PlannedMigration or Disaster may take over a group left failing over by a run of either type
+ * that ended (failed past its point of no return) or was deleted: it resumes the failover, each of
+ * its steps observing what the first one already did.
+ */
+async function resumesFailover(ctx: RunContext, g: ProtectionGroup): Promise<boolean> {
+  const h = g.status?.activeRun;
+  const type = ctx.run.spec.type;
+  if (!h || (type !== "PlannedMigration" && type !== "Disaster") || g.status?.failover?.state !== "FailingOver") return false;
+  if (h.type !== "PlannedMigration" && h.type !== "Disaster") return false;
+  const holder = await ctx.world.kube.get(FailoverRunType, { namespace: ctx.run.metadata.namespace, name: h.name }, ctx.signal);
+  if (!holder || holder.metadata.uid !== h.uid || holder.metadata.deletionTimestamp) return true;
+  const c = findCondition(holder.status?.conditions, ConditionType.Succeeded);
+  return c !== undefined && c.status !== "Unknown";
+}
+
 /** Writes activeRun of one group, conditional on the version just read (409: someone else wrote first). */
 async function writeHolder(ctx: RunContext, g: ProtectionGroup, holder: NonNullable<ProtectionGroup["status"]>["activeRun"] | undefined): Promise<void> {
   try {
@@ -62,7 +78,7 @@ export const claimGroups: SingleStep<RunContext> = {
     if (missing.length) return { kind: "Failed", reason: "GroupNotFound", message: `ProtectionGroup(s) ${missing.join(", ")} no longer exist` };
     for (const g of live) {
       const h = g.status?.activeRun;
-      if (h && h.uid !== ctx.run.metadata.uid && !mayTakeOver(ctx, h)) {
+      if (h && h.uid !== ctx.run.metadata.uid && !mayTakeOver(ctx, h) && !(await resumesFailover(ctx, g))) {
         return { kind: "Failed", reason: "GroupInUse", message: `ProtectionGroup ${g.metadata.name} is held by FailoverRun ${h.name} (${h.type} since ${h.since}); this run touched nothing` };
       }
     }

@@ -9,7 +9,7 @@ import { configureNetworks, isolateNetworks } from "./isolate.js";
 import { detachDevices, mountDatastores, unmountDatastores } from "./mount.js";
 import { powerOffVms, powerOnVms } from "./power.js";
 import { presentClones, presentReplicas, unpresentClones } from "./present.js";
-import { recordFailover } from "./location.js";
+import { commitFailover, recordFailover } from "./location.js";
 import { shutdownProtectedVms, verifyProtectedOff } from "./protected.js";
 import { breakReplication, finalUpdate, quiesceReplication, recordRecoveryPoint } from "./replication.js";
 import { registerVms } from "./register.js";
@@ -24,7 +24,7 @@ export const STEP_DEFINITIONS: ReadonlyMap<string, Step<RunContext>> = new Map(
     claimGroups, selectSnapshots, cloneVolumes, presentClones, rescanHosts, mountDatastores, findVms, registerVms, isolateNetworks, powerOnVms,
     powerOffVms, unregisterVms, unmountDatastores, detachDevices, unpresentClones, deleteClones, verifyClean, releaseGroups,
     shutdownProtectedVms, verifyProtectedOff, finalUpdate, quiesceReplication, breakReplication, recordRecoveryPoint, presentReplicas,
-    configureNetworks, recordFailover,
+    configureNetworks, commitFailover, recordFailover,
   ] as Step<RunContext>[]).map((s) => [s.name, s]),
 );
 

@@ -21,12 +21,12 @@ function protectedPortgroup(ctx: RunContext, vm: VmRecord, nic: NicInfo): string
   return ctx.group(vm.group).status?.protectedNetworks?.find((n) => n.portgroupKey !== undefined && n.portgroupKey === nic.portgroupKey)?.name;
 }
 
-/** Where one NIC must go in this run: the test portgroup (by name) or nowhere (disconnected). */
 /** A run's network mode: a Test's default is Isolated, a failover's Mapped. */
 export function networkModeOf(ctx: RunContext): "Isolated" | "Mapped" | "Disconnected" {
   return ctx.run.spec.networkMode ?? (ctx.run.spec.type === "Test" ? "Isolated" : "Mapped");
 }
 
+/** Where one NIC must go in this run: the test or mapped portgroup (by name), or nowhere (disconnected). */
 function targetName(ctx: RunContext, vm: VmRecord, nic: NicInfo): string {
   const mode = networkModeOf(ctx);
   if (mode === "Disconnected") return DISCONNECTED;
@@ -40,6 +40,9 @@ function targetName(ctx: RunContext, vm: VmRecord, nic: NicInfo): string {
       if (original) return original;
       throw new PermanentError(`${vm.name}'s ${nic.label} is on no recovery portgroup the group maps`, "InvalidSpec");
     }
+    // Already moved (a pass before this one reconfigured it): the NIC is on a recovery portgroup.
+    const moved = (g.spec.networkMappings ?? []).find((m) => m.recoveryPortgroup === nic.networkName || (nic.portgroupKey !== undefined && targetKey(ctx, vm, m.recoveryPortgroup) === nic.portgroupKey));
+    if (moved) return moved.recoveryPortgroup;
     const from = protectedPortgroup(ctx, vm, nic);
     const to = from !== undefined ? recoveryPortgroupOf(g, from) : undefined;
     if (!to) throw new PermanentError(`${vm.name}'s ${nic.label} is on ${from ?? "an unknown portgroup"}, which the group maps to no recovery portgroup`, "InvalidSpec");
@@ -48,6 +51,11 @@ function targetName(ctx: RunContext, vm: VmRecord, nic: NicInfo): string {
   const name = testPortgroupOf(g, protectedPortgroup(ctx, vm, nic) ?? "*");
   if (!name) throw new PermanentError(`no test portgroup for ${vm.name}'s ${nic.label}`, "InvalidSpec");
   return name;
+}
+
+/** The distributed portgroup key of a portgroup at the site the run brings the VMs up at. */
+function targetKey(ctx: RunContext, vm: VmRecord, name: string): string | undefined {
+  return [...ctx.inventory(ctx.recoverySite(vm.group).metadata.name).networks.values()].find((n) => n.name === name)?.portgroupKey;
 }
 
 /** The distributed portgroup key of a recovery-site portgroup, if it is one. */

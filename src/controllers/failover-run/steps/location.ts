@@ -25,6 +25,36 @@ async function live(ctx: RunContext, name: string): Promise<ProtectionGroup | un
 }
 
 /**
+ * CommitFailover: the point of no return, written before the first mirror is quiesced. Each group's
+ * status says it is failing over (or back) to the run's target site, so that from here on nothing
+ * treats it as at home: the run can no longer be cancelled, deleting the run does not give the
+ * group back, the ProtectionGroup controller leaves the target site alone and watches the source
+ * for a split brain, and only a Failback (or Reprotect) takes the group over.
+ */
+export const commitFailover: SingleStep<RunContext> = {
+  kind: "single",
+  name: "CommitFailover",
+  idempotent: true,
+  async observe(ctx): Promise<Observation> {
+    for (const name of ctx.groups.keys()) {
+      const f = (await live(ctx, name))?.status?.failover;
+      if (f?.run !== ctx.run.metadata.name || f.runningAt !== ctx.targetSiteName(name)) return { kind: "NeedsAct" };
+    }
+    return { kind: "Done", message: "committed: the mirrors are quiesced and broken next; the run can no longer be cancelled" };
+  },
+  async act(ctx) {
+    for (const name of ctx.groups.keys()) await writeGroupFailover(ctx, name, record(ctx, name, ctx.backToProtected ? "FailingBack" : "FailingOver"));
+    return completed;
+  },
+};
+
+function record(ctx: RunContext, group: string, state: Failover["state"]): Failover {
+  return { state, runningAt: ctx.targetSiteName(group), run: ctx.run.metadata.name ?? "", type: ctx.run.spec.type, at: new Date(ctx.now()).toISOString() };
+}
+
+const settled = (f: Failover | undefined): boolean => f?.state === "FailedOver" || f?.state === "FailedBack";
+
+/**
  * RecordFailover: each group's status says where it runs now (failover: FailedOver at its recovery
  * site after a PlannedMigration or Disaster; FailedBack at home after a Failback), so a later run
  * (and a user) knows, and a Test or a second failover of it is refused. The run keeps holding the
@@ -37,20 +67,12 @@ export const recordFailover: SingleStep<RunContext> = {
   async observe(ctx): Promise<Observation> {
     for (const name of ctx.groups.keys()) {
       const f = (await live(ctx, name))?.status?.failover;
-      if (f?.run !== ctx.run.metadata.name || f.runningAt !== ctx.targetSiteName(name)) return { kind: "NeedsAct" };
+      if (f?.run !== ctx.run.metadata.name || f.runningAt !== ctx.targetSiteName(name) || !settled(f)) return { kind: "NeedsAct" };
     }
     return { kind: "Done", message: `running at ${[...new Set([...ctx.groups.keys()].map((g) => ctx.targetSiteName(g)))].join(", ")}` };
   },
   async act(ctx) {
-    for (const name of ctx.groups.keys()) {
-      await writeGroupFailover(ctx, name, {
-        state: ctx.backToProtected ? "FailedBack" : "FailedOver",
-        runningAt: ctx.targetSiteName(name),
-        run: ctx.run.metadata.name ?? "",
-        type: ctx.run.spec.type,
-        at: new Date(ctx.now()).toISOString(),
-      });
-    }
+    for (const name of ctx.groups.keys()) await writeGroupFailover(ctx, name, record(ctx, name, ctx.backToProtected ? "FailedBack" : "FailedOver"));
     return completed;
   },
 };
