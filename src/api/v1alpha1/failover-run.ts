@@ -82,6 +82,12 @@ export interface VolumeRecord {
   copy?: string;
   /** A failover's final update: the newest snapshot before it, so its end can be told apart. */
   updatedFrom?: string;
+  /**
+   * The other end of the replication: for a Failback, the replica at the recovery site whose data
+   * comes home (the source of the reverse resync); for a Reprotect, the protected volume (the
+   * destination of the reverse relationship it releases).
+   */
+  peer?: { controller?: string; svm: string; volume: string };
   op?: ItemOp;
 }
 
@@ -279,6 +285,11 @@ export const volumeRecordSchema: JSONSchemaType<VolumeRecord> = {
     clone: optional({ type: "string", maxLength: 255 }),
     copy: optional({ type: "string", maxLength: 255 }),
     updatedFrom: optional({ type: "string", maxLength: 255 }),
+    peer: optional({
+      type: "object",
+      required: ["svm", "volume"],
+      properties: { controller: optional({ type: "string", maxLength: 63 }), svm: { type: "string", maxLength: 255 }, volume: { type: "string", maxLength: 255 } },
+    }),
     op: optional(itemOpSchema),
   },
 };

@@ -36,6 +36,8 @@ export interface StorageController {
   svm: string;
   /** The address the Site's ESXi hosts mount the SVM's NFS exports from (its NFS data LIF). */
   nfsAddress?: string;
+  /** The aggregate for volumes the operator creates here (a Failback's createMissingVolumes). */
+  aggregate?: string;
   /** Secret with keys `username` and `password`. */
   credentialsSecretRef: SecretReference;
   tls?: TlsSettings;
@@ -97,6 +99,7 @@ const storageController: JSONSchemaType<StorageController> = {
     url: httpsUrl,
     svm: externalName,
     nfsAddress: optional({ type: "string", minLength: 1, maxLength: 253, pattern: "^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$" }),
+    aggregate: optional({ type: "string", minLength: 1, maxLength: 255 }),
     credentialsSecretRef: secretReference,
     tls: optional(tlsSettings),
   },
