@@ -5,7 +5,7 @@ export type { Done, JobRef, JobStatus } from "./jobs.js";
 
 /**
  * The operator's view of one ONTAP cluster (STYLE.md §2.5): domain verbs over the REST API of
- * ontap-rest-subset.md, ONTAP 9.8 as the baseline.
+ * docs/ontap-api.md, ONTAP 9.8 as the baseline.
  *
  * Contract shared by every method:
  *  - `signal` is last; every call is bounded by the connection's timeout and by `signal`.

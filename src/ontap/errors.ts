@@ -2,7 +2,7 @@ import { TransportError } from "../net/http.js";
 import { ConflictError, OperatorError, PermanentError, TransientError, WaitError } from "../runtime/errors.js";
 
 /*
- * ONTAP error codes we act on, as ontap-rest-subset.md names them (§4–§13). They are decimal
+ * ONTAP error codes we act on, as docs/ontap-api.md names them (§4–§13). They are decimal
  * strings in error bodies ({"error":{"code":"4"}}) and integers in job objects; OntapApiError
  * carries them as numbers either way.
  */

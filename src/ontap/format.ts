@@ -11,7 +11,7 @@ export function atLeast(v: Pick<OntapVersion, "generation" | "major" | "minor">,
   return v.minor >= m;
 }
 
-/** Fields and behaviours later than the 9.8 baseline (ontap-rest-subset.md §0). */
+/** Fields and behaviours later than the 9.8 baseline (docs/ontap-api.md §0). */
 export const SINCE = {
   reverseInPlace: "9.9.1",
   transferEndTime: "9.9.1",

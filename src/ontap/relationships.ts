@@ -15,7 +15,7 @@ import { filterValue } from "./transport.js";
 import type { OntapTransport, Query } from "./transport.js";
 
 /*
- * SnapMirror relationships and policies (ontap-rest-subset.md §6, §7): the OntapClient verbs of the
+ * SnapMirror relationships and policies (docs/ontap-api.md §6, §7): the OntapClient verbs of the
  * same names, whose contracts client.ts states. Every state change observes first, never issues a
  * PATCH whose meaning depends on a state it did not see, and returns the job unawaited.
  */

@@ -31,7 +31,7 @@ export function createOntapClient(o: OntapConnectionOptions, deps: OntapClientDe
   return new RestOntapClient(new OntapTransport(o, deps), deps.log);
 }
 
-/** OntapClient over the ONTAP REST API (ontap-rest-subset.md); see OntapClient for the contract. */
+/** OntapClient over the ONTAP REST API (docs/ontap-api.md); see OntapClient for the contract. */
 export class RestOntapClient implements OntapClient {
   private readonly ctx: OpsContext;
 

@@ -13,7 +13,7 @@ import type { WireIgroup, WireLun } from "./schemas.js";
 import { filterValue } from "./transport.js";
 
 /*
- * LUNs, igroups and LUN maps (ontap-rest-subset.md §10–§12): the OntapClient verbs of the same
+ * LUNs, igroups and LUN maps (docs/ontap-api.md §10–§12): the OntapClient verbs of the same
  * names, whose contracts client.ts states. These endpoints are synchronous in 9.8.
  */
 
@@ -43,7 +43,7 @@ export async function listLuns(ctx: OpsContext, v: VolumeRef, signal: AbortSigna
   return recs.filter((r) => r.svm.name === v.svm && r.location.volume.name === v.name).map(toLun);
 }
 
-/** `enabled` is the administrative state (status.state is read-only, ontap-rest-subset.md §10). */
+/** `enabled` is the administrative state (status.state is read-only, docs/ontap-api.md §10). */
 export async function setLunEnabled(ctx: OpsContext, uuid: string, enabled: boolean, signal: AbortSignal): Promise<JobRef | Done> {
   const what = enabled ? "online lun" : "offline lun";
   const path = `${LUNS}/${segment(uuid, what)}`;

@@ -4,7 +4,7 @@ import type { IgroupProtocol, PolicyType, RelationshipState, TransferState, Volu
 import type { WireJob } from "./jobs.js";
 
 /*
- * The shapes of the ONTAP answers we rely on (ontap-rest-subset.md, 9.8 swagger definitions),
+ * The shapes of the ONTAP answers we rely on (docs/ontap-api.md, 9.8 swagger definitions),
  * checked at the boundary so that an upstream change becomes one clear PermanentError naming the
  * endpoint and the field, not an undefined three layers up. Schemas require only what we read and
  * let everything else through (later versions add fields); enums are closed where we branch on them.

@@ -100,7 +100,7 @@ export class OntapTransport {
       const body = this.parse(page, "GET", res, check);
       out.push(...body.records);
       const next = body._links?.next?.href;
-      // A next link can come with an empty page (ontap-rest-subset.md §2): that is the end.
+      // A next link can come with an empty page (docs/ontap-api.md §2): that is the end.
       if (!next || body.records.length === 0) return out;
       const target = this.nextLink(c, next);
       if (seen.has(target)) throw unexpectedResponse(c.what, `GET ${c.path}`, `next link ${target} repeats`);
@@ -111,7 +111,7 @@ export class OntapTransport {
   }
 
   /**
-   * POST/PATCH/DELETE of an asynchronous operation with return_timeout=0 (ontap-rest-subset.md
+   * POST/PATCH/DELETE of an asynchronous operation with return_timeout=0 (docs/ontap-api.md
    * §3): a JobRef for 202 {"job":…}; DONE when ONTAP finished synchronously (200/201, no job).
    * `returnTimeout: false` for endpoints that are synchronous in 9.8 but may answer with a job later.
    */

@@ -10,7 +10,7 @@ import type { WireVolume } from "./schemas.js";
 import { filterValue } from "./transport.js";
 
 /*
- * Volumes, snapshots and FlexClones (ontap-rest-subset.md §8, §9): the OntapClient verbs of the same
+ * Volumes, snapshots and FlexClones (docs/ontap-api.md §8, §9): the OntapClient verbs of the same
  * names, whose contracts client.ts states. Volumes are addressed by SVM and name; each verb reads
  * the volume first (which also yields its uuid) and acts only when the state differs.
  */
@@ -164,7 +164,7 @@ export async function deleteClone(ctx: OpsContext, v: VolumeRef, signal: AbortSi
   const vol = await getVolume(ctx, v, signal, what);
   if (!vol) return DONE;
   if (!vol.clone) throw new PermanentError(`${what}: volume ${v.svm}:${v.name} is not a FlexClone; refusing to delete it`, OntapReason.InvalidSpec);
-  // The docs ask for an unmount before the delete (ontap-rest-subset.md §8).
+  // The docs ask for an unmount before the delete (docs/ontap-api.md §8).
   if (vol.nasPath) return patchVolume(ctx, vol, what, { nas: { path: "" } }, "Started volume unmount", signal);
   return deleteByUuid(ctx, vol, what, signal);
 }
@@ -196,7 +196,7 @@ export async function listSnapshots(ctx: OpsContext, v: VolumeRef, signal: Abort
   return snaps.map((s, i) => ({ s, i, t: Date.parse(s.createTime) })).sort((a, b) => (a.t - b.t) || (a.i - b.i)).map((x) => x.s);
 }
 
-/** SnapMirror names its snapshots snapmirror.<uuid>_<n>.<timestamp> (ontap-rest-subset.md §9). */
+/** SnapMirror names its snapshots snapmirror.<uuid>_<n>.<timestamp> (docs/ontap-api.md §9). */
 export async function findNewestSnapMirrorSnapshot(ctx: OpsContext, v: VolumeRef, signal: AbortSignal): Promise<Snapshot | undefined> {
   return (await listSnapshots(ctx, v, signal)).filter((s) => s.name.startsWith("snapmirror.")).at(-1);
 }

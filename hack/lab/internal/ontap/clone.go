@@ -5,7 +5,7 @@ import (
 	"os"
 )
 
-// FlexClone volumes (ontap-rest-subset.md §8, §9): a writable copy of a named snapshot whose
+// FlexClone volumes (docs/ontap-api.md §8, §9): a writable copy of a named snapshot whose
 // LUNs come up online, unmapped and with new serial numbers. The base snapshot is locked
 // (owner volume_clone) until the clone is split or deleted, and the parent cannot be deleted
 // meanwhile.

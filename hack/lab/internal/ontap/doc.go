@@ -1,5 +1,5 @@
 // Package ontap simulates the lab's NetApp ONTAP clusters, one per site, behind the ONTAP 9.8+
-// REST API as ontap-rest-subset.md describes it: cluster, SVM, volumes, snapshots, FlexClones,
+// REST API as docs/ontap-api.md describes it: cluster, SVM, volumes, snapshots, FlexClones,
 // LUNs, igroups, lun-maps, NFS export policies, jobs, SnapMirror policies and relationships,
 // with the relationships' transfers running between the two clusters over a replication link
 // that tests can cut.

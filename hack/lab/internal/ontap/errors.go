@@ -8,7 +8,7 @@ import (
 	"strconv"
 )
 
-// ONTAP error codes the simulator returns (ontap-rest-subset.md §4–§13). Codes are integers in
+// ONTAP error codes the simulator returns (docs/ontap-api.md §4–§13). Codes are integers in
 // job objects and decimal strings in error bodies.
 const (
 	// Generic codes (§5).

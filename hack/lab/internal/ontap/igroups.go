@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// /api/protocols/san/igroups and their initiators (ontap-rest-subset.md §11). Synchronous.
+// /api/protocols/san/igroups and their initiators (docs/ontap-api.md §11). Synchronous.
 
 func (c *Cluster) renderIgroup(g *igroup) record {
 	inits := make([]any, 0, len(g.initiators))

@@ -4,7 +4,7 @@ import (
 	"net/http"
 )
 
-// Jobs (ontap-rest-subset.md §3, §4): every asynchronous operation runs as a job that goes
+// Jobs (docs/ontap-api.md §3, §4): every asynchronous operation runs as a job that goes
 // queued → running → success|failure on the lab clock and disappears JobRetention after it ends.
 
 var jobResource = &resource{kind: "job", keys: []string{"uuid"}}

@@ -8,7 +8,7 @@ import (
 	"vmdr.local/lab/internal/topology"
 )
 
-// /api/protocols/san/lun-maps (ontap-rest-subset.md §12). Synchronous.
+// /api/protocols/san/lun-maps (docs/ontap-api.md §12). Synchronous.
 
 func (c *Cluster) renderLUNMap(m *lunMap) record {
 	inits := make([]any, 0, len(m.ig.initiators))

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// /api/storage/luns (ontap-rest-subset.md §10). Synchronous. Igroups and lun-maps are in
+// /api/storage/luns (docs/ontap-api.md §10). Synchronous. Igroups and lun-maps are in
 // igroups.go and lunmaps.go.
 
 func (c *Cluster) lunRef(ln *lun) record {

@@ -7,7 +7,7 @@ import (
 	"strconv"
 )
 
-// /api/protocols/nfs/export-policies and their rules (ontap-rest-subset.md §13). Synchronous.
+// /api/protocols/nfs/export-policies and their rules (docs/ontap-api.md §13). Synchronous.
 
 var (
 	flavors   = map[string]bool{"any": true, "none": true, "never": true, "krb5": true, "krb5i": true, "krb5p": true, "ntlm": true, "sys": true}

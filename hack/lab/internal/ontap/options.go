@@ -10,7 +10,7 @@ import (
 // Options configure the simulated clusters. The zero value of every field selects its default, so
 // Options{} is the documented ONTAP 9.8 behaviour.
 //
-// Behaviours the spec (ontap-rest-subset.md §16) marks UNCONFIRMED are options too; each one's
+// Behaviours the spec (docs/ontap-api.md §16) marks UNCONFIRMED are options too; each one's
 // default is the spec's stated (or most likely) behaviour:
 //
 //   - SnapshotRetention (default 2): SnapMirror snapshots each relationship keeps per volume.
@@ -265,5 +265,5 @@ func mustVersion(s string) Version {
 	return v
 }
 
-// Versions at which fields and behaviours used here change (ontap-rest-subset.md §0).
+// Versions at which fields and behaviours used here change (docs/ontap-api.md §0).
 var v991 = mustVersion("9.9.1")

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Common query handling (ontap-rest-subset.md §2): fields=, filters, order_by, max_records with
+// Common query handling (docs/ontap-api.md §2): fields=, filters, order_by, max_records with
 // start.* cursors and next links, return_records and return_timeout. Records are rendered as
 // generic JSON trees (map[string]any) holding every field, expensive ones included; queries
 // filter, order, page and finally project them.

@@ -1,11 +1,15 @@
 package ontap
 
-//go:generate sh -c "python3 gen/schema.py /work/shared/reference/ontap-9.8-swagger.yaml > schema_gen.go && gofmt -w schema_gen.go"
+// schema_gen.go is generated from NetApp's published ONTAP 9.8 REST API swagger (the
+// "ONTAP 9.8 REST API reference", downloadable from a cluster at /docs/api or from
+// docs.netapp.com); point ONTAP_SWAGGER at a local copy to regenerate it:
+//
+//go:generate sh -c "python3 gen/schema.py ${ONTAP_SWAGGER:?set ONTAP_SWAGGER to the ONTAP 9.8 swagger yaml} > schema_gen.go && gofmt -w schema_gen.go"
 
 // Field schema per resource and version: the 9.8 definitions (schema_gen.go) plus the fields
 // later versions add. A fields= or filter naming anything else is rejected as ONTAP does.
 
-// laterFields are fields added after 9.8, by the version that brought them (ontap-rest-subset.md
+// laterFields are fields added after 9.8, by the version that brought them (docs/ontap-api.md
 // §0). The "transfer-schedule" entry is resolved to Options.TransferScheduleVersion.
 var laterFields = []struct {
 	kind, since string

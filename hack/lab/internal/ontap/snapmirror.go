@@ -9,7 +9,7 @@ import (
 	"vmdr.local/lab/internal/topology"
 )
 
-// /api/snapmirror/relationships (ontap-rest-subset.md §6): GET (destination view, and the
+// /api/snapmirror/relationships (docs/ontap-api.md §6): GET (destination view, and the
 // source view with list_destinations_only=true), POST and DELETE. PATCH and the state machine
 // live in smstate.go, transfers in transfers.go.
 

@@ -8,7 +8,7 @@ import (
 	"sort"
 )
 
-// /api/storage/volumes/{uuid}/snapshots (ontap-rest-subset.md §9). A snapshot is a directory
+// /api/storage/volumes/{uuid}/snapshots (docs/ontap-api.md §9). A snapshot is a directory
 // copy of the volume's active file system at a point in time, taken on the lab clock.
 
 func (c *Cluster) renderSnapshot(v *volume, s *snapshot) record {

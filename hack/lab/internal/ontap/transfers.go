@@ -1,6 +1,6 @@
 package ontap
 
-// /api/snapmirror/relationships/{uuid}/transfers (ontap-rest-subset.md §6.1, §6.3): POST starts
+// /api/snapmirror/relationships/{uuid}/transfers (docs/ontap-api.md §6.1, §6.3): POST starts
 // an initialize or update (201, no job), GET lists the active transfer, PATCH aborts it.
 
 func (l *Lab) renderTransfer(r *relationship, t *transfer) record {

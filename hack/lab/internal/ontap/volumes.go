@@ -10,7 +10,7 @@ import (
 	"vmdr.local/lab/internal/topology"
 )
 
-// /api/storage/volumes (ontap-rest-subset.md §8): GET, POST (plain and FlexClone), PATCH (state,
+// /api/storage/volumes (docs/ontap-api.md §8): GET, POST (plain and FlexClone), PATCH (state,
 // nas.path, export policy, split, size, comment, name) and DELETE, all writes as jobs.
 
 const defaultVolumeSize = 20 << 20

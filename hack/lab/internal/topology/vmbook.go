@@ -36,7 +36,7 @@ const (
 	SpareDest   = "RG9FV1_SM"
 )
 
-// VMbook builds the two-site world of the VMbook (DESIGN.md "The lab") at the given scale.
+// VMbook builds the two-site world of the VMbook (hack/lab/README.md, "The world") at the given scale.
 func VMbook(o Options) World {
 	if o.VMsPerGroup < 6 {
 		o.VMsPerGroup = 6

@@ -5,7 +5,8 @@ For every resource the simulator serves it emits the dotted field paths the 9.8 
 declares (what `fields=` and query filters may name) and, per collection, the documented
 "Expensive properties" (left out of `fields=*`). Usage:
 
-    python3 gen/schema.py /work/shared/reference/ontap-9.8-swagger.yaml > schema_gen.go
+    ONTAP_SWAGGER=path/to/ontap-9.8-swagger.yaml go generate ./internal/ontap
+    # or: python3 gen/schema.py path/to/ontap-9.8-swagger.yaml > schema_gen.go
 """
 import json
 import re
