@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, findCondition } from "../../src/api/v1alpha1/index.js";
 import type { FailoverRun, ProtectionGroup } from "../../src/api/v1alpha1/index.js";
@@ -79,7 +81,7 @@ function sampleSplitRuns(): { stop: () => Promise<string[]> } {
 beforeAll(async () => {
   w = await World.start();
   await w.kube.create(NamespaceType, { metadata: { name: ns } });
-  await w.applySites({ site2: (s) => (s.spec.storage.controllers[0]!.nfsAddress = "30.1.1.50") });
+  await w.applySites({ site1: (s) => (s.spec.storage.controllers[0]!.nfsAddress = "20.1.1.50"), site2: (s) => (s.spec.storage.controllers[0]!.nfsAddress = "30.1.1.50") });
   for (const vol of ["RG1FV1", "RG1FV2", "RG2FV1", "RG2FV2", "RG2FV3"]) {
     await w.kube.create(ReplicationRelationshipType, {
       metadata: { namespace: ns, name: vol.toLowerCase() },
@@ -151,6 +153,83 @@ describe("PlannedMigration of Finance (HR stays at Site 1)", () => {
   });
 });
 
+describe("Failback and Reprotect of Finance", () => {
+  const financeVols = ["RG2FV1", "RG2FV2", "RG2FV3"];
+  const proof = `written at Site 2 after the failover ${Date.now()}`;
+
+  it("refuses a Reprotect that would discard what Finance wrote at Site 2, touching nothing", async () => {
+    const before = await w.lab.control<{ mutations: Record<string, number> }>("GET", "/truth/sites/site2/vcenter");
+    await apply("reprotect-too-early", { type: "Reprotect", protectionGroups: ["finance"], confirmation: "Reprotect" });
+    const c = findCondition((await finished("reprotect-too-early", 30_000)).status?.conditions, "Succeeded");
+    expect(c).toMatchObject({ status: "False", reason: "WouldDiscardRecoverySiteChanges" });
+    expect(c?.message).toContain("discardRecoverySiteChanges");
+    expect((await w.lab.control<{ mutations: Record<string, number> }>("GET", "/truth/sites/site2/vcenter")).mutations).toEqual(before.mutations);
+    for (const vol of financeVols) expect(await relState(vol)).toBe("broken_off");
+    expect((await pg("finance"))!.status!.activeRun?.name).toBe("pm-finance");
+  });
+
+  it("brings Finance home with what was written at Site 2, on Site1-LAN, never running at both sites", async () => {
+    // A write at Site 2 while Finance runs there: a file in the replica's active file system.
+    const replica = await w.lab.control<{ dir: string }>("GET", "/truth/sites/site2/ontap/volumes/RG2FV1_SM");
+    writeFileSync(join(replica.dir, "failback-proof.txt"), proof);
+    const financeAt2 = (await vms("site2")).filter((v) => v.folder.startsWith("DR/Site1-Protection Group 2") && v.powerState === "poweredOn");
+    expect(financeAt2.length).toBeGreaterThan(0);
+    const sampler = sampleSplitRuns();
+    await apply("fb-finance", { type: "Failback", protectionGroups: ["finance"], confirmation: "Failback", powerOn: { concurrency: 4 } });
+    const r = await finished("fb-finance", 300_000);
+    expect(await sampler.stop()).toEqual([]);
+    const s = r.status!;
+    expect(findCondition(s.conditions, "Succeeded"), JSON.stringify(s.steps)).toMatchObject({ status: "True", reason: "Succeeded" });
+    expect(s.steps?.map((x) => [x.name, x.state])).toEqual(s.plan!.steps.map((n) => [n, "Succeeded"]));
+
+    // Site 1 has Site 2's data: the file came home with the reverse resync and the final update.
+    const home = await w.lab.control<{ dir: string; type: string }>("GET", "/truth/sites/site1/ontap/volumes/RG2FV1");
+    expect(home.type).toBe("rw");
+    expect(readFileSync(join(home.dir, "failback-proof.txt"), "utf8")).toBe(proof);
+    // The reverse relationship is broken off at Site 1 (Reprotect releases it); the original stays broken.
+    for (const vol of financeVols) {
+      expect((await w.lab.relationship<RelTruth>("site1", vol)).state).toBe("broken_off");
+      expect(await relState(vol)).toBe("broken_off");
+    }
+    // Every Finance VM runs at Site 1 again, in its own folder, on Site1-LAN, with its identity;
+    // at Site 2 they are off.
+    const site1 = await vms("site1");
+    const site2 = await vms("site2");
+    for (const v of financeAt2) {
+      const there = site1.find((x) => x.instanceUuid === v.instanceUuid);
+      expect(there, v.name).toBeDefined();
+      expect(there!.powerState).toBe("poweredOn");
+      expect(there!.folder.startsWith("Protection Group 2")).toBe(true);
+      expect(there!.nics.map((n) => [n.portgroup, n.mac, n.connected])).toEqual(v.nics.map((n) => ["Site1-LAN", n.mac, true]));
+      expect(site2.find((x) => x.instanceUuid === v.instanceUuid)?.powerState).toBe("poweredOff");
+    }
+    // Datastores were taken away from Site 1's hosts before their volumes were overwritten.
+    expect((await w.lab.control<{ storageFaults: unknown[] }>("GET", "/truth/sites/site1/vcenter")).storageFaults).toEqual([]);
+    expect((await pg("finance"))!.status!.failover).toMatchObject({ state: "FailedBack", runningAt: "site1", run: "fb-finance", type: "Failback" });
+  }, 360_000);
+
+  it("reprotects Finance: resynced toward Site 2, the reverse relationship released, the group Ready again", async () => {
+    await apply("rp-finance", { type: "Reprotect", protectionGroups: ["finance"], confirmation: "Reprotect" });
+    const r = await finished("rp-finance", 240_000);
+    const s = r.status!;
+    expect(findCondition(s.conditions, "Succeeded"), JSON.stringify(s.steps)).toMatchObject({ status: "True", reason: "Succeeded" });
+    for (const vol of financeVols) expect(await relState(vol)).toBe("snapmirrored");
+    // The resync carried Site 1's data, with what was written at Site 2, back to the replica.
+    const replica = await w.lab.control<{ dir: string }>("GET", "/truth/sites/site2/ontap/volumes/RG2FV1_SM");
+    expect(readFileSync(join(replica.dir, "failback-proof.txt"), "utf8")).toBe(proof);
+    for (const vol of financeVols) await expect(w.lab.relationship<RelTruth>("site1", vol)).rejects.toThrow();
+    // Site 2 holds no Finance registration any more; its replicas were unmounted before the resync.
+    expect((await vms("site2")).filter((v) => v.folder.startsWith("DR/Site1-Protection Group 2"))).toEqual([]);
+    expect((await w.lab.control<{ storageFaults: unknown[] }>("GET", "/truth/sites/site2/vcenter")).storageFaults).toEqual([]);
+    const g = await eventually(async () => {
+      const x = await pg("finance");
+      return findCondition(x?.status?.conditions, "Ready")?.status === "True" ? x : undefined;
+    }, 90_000, "finance Ready after its reprotect");
+    expect(g.status?.failover).toBeUndefined();
+    expect(g.status?.activeRun).toBeUndefined();
+  }, 300_000);
+});
+
 describe("Disaster of HR with Site 1 cut off", () => {
   it("recovers HR at Site 2 from the last transferred snapshots without calling Site 1, and reports the recovery point", async () => {
     const hrAt1 = (await vms("site1")).filter((v) => v.folder.startsWith("Protection Group 1"));
@@ -181,13 +260,13 @@ describe("Disaster of HR with Site 1 cut off", () => {
     expect(c.reason).toBe("RunningAtBothSites");
     expect(c.message).toContain("HR Database");
     expect(await eventually(async () => ((await w.metric("vmdr_protection_group_condition", { namespace: ns, name: "hr", type: "SplitBrain", status: "True" })) === 1 ? 1 : undefined), 30_000, "the SplitBrain series")).toBe(1);
-    // Finance was shut down before its break: no split brain there.
-    await eventually(async () => (findCondition((await pg("finance"))?.status?.conditions, "SplitBrain")?.status === "False" ? true : undefined), 30_000, "finance: no split brain");
+    // Finance was failed back and reprotected: protected again, no split brain there.
+    expect(findCondition((await pg("finance"))?.status?.conditions, "SplitBrain")).toBeUndefined();
     // Several relationship passes later (each could have resynced): still nothing done at Site 1,
     // and the mirrors stay broken.
     await w.afterPasses("replicationrelationship", 10);
     const after = await w.lab.control<{ mutations: Record<string, number> }>("GET", "/truth/sites/site1/vcenter");
     expect(after.mutations).toEqual(before.mutations);
-    for (const vol of ["RG1FV1", "RG1FV2", "RG2FV1", "RG2FV2", "RG2FV3"]) expect(await relState(vol)).toBe("broken_off");
+    for (const vol of ["RG1FV1", "RG1FV2"]) expect(await relState(vol)).toBe("broken_off");
   }, 120_000);
 });

@@ -20,6 +20,15 @@ export const STEPS: Readonly<Partial<Record<RunType, readonly string[]>>> = {
     "ClaimGroups", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
     "RegisterVms", "ConfigureNetworks", "PowerOnVms", "RecordFailover",
   ],
+  // Home first: the stale copies at the protected site go (unregistered, unmounted, detached)
+  // before the reverse resync overwrites their volumes; then as a planned migration, backwards.
+  Failback: [
+    "ClaimGroups", "UnregisterVms", "UnmountDatastores", "DetachDevices", "ReverseResync", "ShutdownProtectedVms", "VerifyProtectedOff", "FinalUpdate",
+    "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
+    "RegisterVms", "ConfigureNetworks", "PowerOnVms", "RecordFailover",
+  ],
+  // The recovery site's copies go the same way before the original direction is resynced over them.
+  Reprotect: ["ClaimGroups", "UnregisterVms", "UnmountDatastores", "DetachDevices", "ResyncForward", "ReleaseReverse", "ClearFailover", "ReleaseGroups"],
 };
 
 /** The cleanup a Test runs on itself when it is cancelled or deleted (the CleanupTest steps but the claim). */
@@ -239,6 +248,9 @@ export function planFailover(i: PlanInput): PlanResult {
     const name = g.metadata.name;
     const ns = g.metadata.namespace ?? "";
     if (g.status?.failover?.state === "FailedOver") return refuse("AlreadyFailedOver", `ProtectionGroup ${name} already runs at Site ${g.status.failover.runningAt} (FailoverRun ${g.status.failover.run}); fail it back first`);
+    if (g.status?.failover && g.status.failover.state !== "FailingOver") {
+      return refuse("NotProtected", `ProtectionGroup ${name} is ${g.status.failover.state} at Site ${g.status.failover.runningAt} (FailoverRun ${g.status.failover.run}); reprotect it first`);
+    }
     const ready = findCondition(g.status?.conditions, ConditionType.Ready);
     const resuming = g.status?.failover?.state === "FailingOver";
     if (!disaster && !resuming && ready?.status !== "True") return refuse("GroupNotReady", `ProtectionGroup ${name} is not Ready (${ready?.reason ?? "no status yet"}: ${ready?.message ?? ""}); a planned migration needs both sites answering`);

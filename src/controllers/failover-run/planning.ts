@@ -6,6 +6,8 @@ import { ConfigMapType } from "../protection-group/records.js";
 import type { ShadowRecord } from "../protection-group/records.js";
 import { STEPS, planFailover, planTest, selectGroups } from "./plan.js";
 import type { RunStore } from "./store.js";
+import { planFailback, planReprotect } from "./plan-return.js";
+import { mayTakeOver, resumesHolder } from "./steps/claim.js";
 
 /** Where a plan's inputs come from (groups and runs live from the API server; the rest from caches). */
 export interface PlanSources {
@@ -34,21 +36,21 @@ export async function planRun(store: RunStore, src: PlanSources, signal: AbortSi
   const ns = run.metadata.namespace ?? "";
   const all = (await src.kube.list(ProtectionGroupType, { namespace: ns }, signal)).items;
   if (run.spec.type === "CleanupTest") return planCleanup(store, src, all, signal);
-  if (run.spec.type !== "Test" && run.spec.type !== "PlannedMigration" && run.spec.type !== "Disaster") {
-    return refused("Unsupported", `${run.spec.type} runs are not available in this version of the operator`);
-  }
   const { groups, missing } = selectGroups(run, all);
   if (missing.length) return refused("GroupNotFound", `no ProtectionGroup ${missing.join(", ")} in namespace ${ns}`);
   // The lock first: a group another run holds reports itself not Ready, and that is not the news.
-  const held = groups.find((g) => g.status?.activeRun && g.status.activeRun.uid !== run.metadata.uid);
-  if (held?.status?.activeRun) {
-    const h = held.status.activeRun;
-    return refused("GroupInUse", `ProtectionGroup ${held.metadata.name} is held by FailoverRun ${h.name} (${h.type} since ${h.since})`);
+  // A run of the sequence takes its predecessor's groups over (a Failback from the failover).
+  for (const g of groups) {
+    const h = g.status?.activeRun;
+    if (!h || h.uid === run.metadata.uid || mayTakeOver(run, undefined, h) || (await resumesHolder(src.kube, run, g, signal))) continue;
+    // A Reprotect of a group its failover still holds: the plan says what confirming would discard.
+    if (run.spec.type === "Reprotect" && (h.type === "PlannedMigration" || h.type === "Disaster")) continue;
+    return refused("GroupInUse", `ProtectionGroup ${g.metadata.name} is held by FailoverRun ${h.name} (${h.type} since ${h.since})`);
   }
   const records = new Map<string, ReadonlyMap<string, ShadowRecord>>();
   for (const g of groups) records.set(`${ns}/${g.metadata.name}`, await src.records(g, signal));
   const input = { run, groups, records, relationship: src.relationship, site: src.site, recoveryInventory: src.inventory };
-  const result = run.spec.type === "Test" ? planTest(input) : planFailover(input);
+  const result = run.spec.type === "Test" ? planTest(input) : run.spec.type === "Failback" ? planFailback(input) : run.spec.type === "Reprotect" ? planReprotect(input) : planFailover(input);
   if (!result.ok) {
     if (result.reason === "WaitingForInventory") return { kind: "Wait", reason: result.reason, message: result.message, retryAfterMs: 5_000 };
     return refused(result.reason, result.message);

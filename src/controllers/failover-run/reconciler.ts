@@ -264,7 +264,10 @@ export class FailoverRunReconciler implements Reconciler {
     const sites = new Set<string>();
     for (const name of store.status.plan?.groups ?? []) {
       const g = this.deps.sources.group(store.run.metadata.namespace ?? "", name);
-      if (g) sites.add(g.spec.recoverySiteRef);
+      if (!g) continue;
+      sites.add(g.spec.recoverySiteRef);
+      // Runs that move a group back, or fence it at its source, watch both of its sites.
+      if (store.run.spec.type !== "Test" && store.run.spec.type !== "CleanupTest") sites.add(g.spec.protectedSiteRef);
     }
     return [...sites];
   }

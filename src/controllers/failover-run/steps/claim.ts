@@ -1,5 +1,6 @@
-import { ConditionType, FailoverRunType, ProtectionGroupType, findCondition } from "../../../api/v1alpha1/index.js";
-import type { ProtectionGroup } from "../../../api/v1alpha1/index.js";
+import { ConditionType, DISRUPTIVE_RUN_TYPES, FailoverRunType, ProtectionGroupType, findCondition } from "../../../api/v1alpha1/index.js";
+import type { ProtectionGroup, RunType } from "../../../api/v1alpha1/index.js";
+import type { KubeStore } from "../../../kube/store.js";
 import { completed } from "../../../engine/types.js";
 import type { Observation, SingleStep } from "../../../engine/types.js";
 import { isConflict } from "../../../kube/errors.js";
@@ -21,31 +22,37 @@ async function liveGroups(ctx: RunContext): Promise<ProtectionGroup[]> {
  * from the PlannedMigration or Disaster that moved the group; a Reprotect from the Failback (or,
  * confirming the recovery site's writes are discarded, from the failover itself).
  */
-function mayTakeOver(ctx: RunContext, holder: NonNullable<ProtectionGroup["status"]>["activeRun"]): boolean {
+export function mayTakeOver(run: { spec: { type: string; discardRecoverySiteChanges?: boolean } }, testRun: string | undefined, holder: Holder | undefined): boolean {
   if (!holder) return false;
-  switch (ctx.run.spec.type) {
+  switch (run.spec.type) {
     case "CleanupTest":
-      return holder.name === ctx.store.status.testRun && holder.type === "Test";
+      return holder.name === testRun && holder.type === "Test";
     case "Failback":
       return holder.type === "PlannedMigration" || holder.type === "Disaster";
     case "Reprotect":
-      return holder.type === "Failback" || ((holder.type === "PlannedMigration" || holder.type === "Disaster") && (ctx.run.spec as { discardRecoverySiteChanges?: boolean }).discardRecoverySiteChanges === true);
+      return holder.type === "Failback" || ((holder.type === "PlannedMigration" || holder.type === "Disaster") && run.spec.discardRecoverySiteChanges === true);
     default:
       return false;
   }
 }
 
+type Holder = NonNullable<NonNullable<ProtectionGroup["status"]>["activeRun"]>;
+
+/** Runs that resume one another's work: a failover of either kind, a failback, a reprotect. */
+const family = (t: string): string => (t === "PlannedMigration" || t === "Disaster" ? "failover" : t);
+
 /**
- * A PlannedMigration or Disaster may take over a group left failing over by a run of either type
- * that ended (failed past its point of no return) or was deleted: it resumes the failover, each of
- * its steps observing what the first one already did.
+ * A disruptive run may take over a group held by a run of its own kind (a PlannedMigration or
+ * Disaster, for either) that ended (failed past its point of no return) or was deleted: it
+ * resumes that run's work, each of its steps observing what the first one already did. A
+ * failover resumes only a group left failing over.
  */
-async function resumesFailover(ctx: RunContext, g: ProtectionGroup): Promise<boolean> {
+export async function resumesHolder(kube: KubeStore, run: { metadata: { namespace?: string }; spec: { type: string } }, g: ProtectionGroup, signal: AbortSignal): Promise<boolean> {
   const h = g.status?.activeRun;
-  const type = ctx.run.spec.type;
-  if (!h || (type !== "PlannedMigration" && type !== "Disaster") || g.status?.failover?.state !== "FailingOver") return false;
-  if (h.type !== "PlannedMigration" && h.type !== "Disaster") return false;
-  const holder = await ctx.world.kube.get(FailoverRunType, { namespace: ctx.run.metadata.namespace, name: h.name }, ctx.signal);
+  const type = run.spec.type;
+  if (!h || !DISRUPTIVE_RUN_TYPES.includes(type as RunType) || family(h.type) !== family(type)) return false;
+  if (family(type) === "failover" && g.status?.failover?.state !== "FailingOver") return false;
+  const holder = await kube.get(FailoverRunType, { namespace: run.metadata.namespace, name: h.name }, signal);
   if (!holder || holder.metadata.uid !== h.uid || holder.metadata.deletionTimestamp) return true;
   const c = findCondition(holder.status?.conditions, ConditionType.Succeeded);
   return c !== undefined && c.status !== "Unknown";
@@ -78,7 +85,7 @@ export const claimGroups: SingleStep<RunContext> = {
     if (missing.length) return { kind: "Failed", reason: "GroupNotFound", message: `ProtectionGroup(s) ${missing.join(", ")} no longer exist` };
     for (const g of live) {
       const h = g.status?.activeRun;
-      if (h && h.uid !== ctx.run.metadata.uid && !mayTakeOver(ctx, h) && !(await resumesFailover(ctx, g))) {
+      if (h && h.uid !== ctx.run.metadata.uid && !mayTakeOver(ctx.run, ctx.store.status.testRun, h) && !(await resumesHolder(ctx.world.kube, ctx.run, g, ctx.signal))) {
         return { kind: "Failed", reason: "GroupInUse", message: `ProtectionGroup ${g.metadata.name} is held by FailoverRun ${h.name} (${h.type} since ${h.since}); this run touched nothing` };
       }
     }

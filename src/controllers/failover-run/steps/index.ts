@@ -9,10 +9,11 @@ import { configureNetworks, isolateNetworks } from "./isolate.js";
 import { detachDevices, mountDatastores, unmountDatastores } from "./mount.js";
 import { powerOffVms, powerOnVms } from "./power.js";
 import { presentClones, presentReplicas, unpresentClones } from "./present.js";
-import { commitFailover, recordFailover } from "./location.js";
+import { clearFailover, commitFailover, recordFailover } from "./location.js";
 import { shutdownProtectedVms, verifyProtectedOff } from "./protected.js";
 import { breakReplication, finalUpdate, quiesceReplication, recordRecoveryPoint } from "./replication.js";
 import { registerVms } from "./register.js";
+import { releaseReverse, resyncForward, reverseResync } from "./reverse.js";
 import { rescanHosts } from "./rescan.js";
 import { selectSnapshots } from "./snapshots.js";
 import { unregisterVms } from "./unregister.js";
@@ -24,7 +25,7 @@ export const STEP_DEFINITIONS: ReadonlyMap<string, Step<RunContext>> = new Map(
     claimGroups, selectSnapshots, cloneVolumes, presentClones, rescanHosts, mountDatastores, findVms, registerVms, isolateNetworks, powerOnVms,
     powerOffVms, unregisterVms, unmountDatastores, detachDevices, unpresentClones, deleteClones, verifyClean, releaseGroups,
     shutdownProtectedVms, verifyProtectedOff, finalUpdate, quiesceReplication, breakReplication, recordRecoveryPoint, presentReplicas,
-    configureNetworks, commitFailover, recordFailover,
+    configureNetworks, commitFailover, recordFailover, reverseResync, resyncForward, releaseReverse, clearFailover,
   ] as Step<RunContext>[]).map((s) => [s.name, s]),
 );
 

@@ -93,7 +93,7 @@ export const isolateNetworks: BatchStep<RunContext, VmRecord> = {
     const want = items.filter((v) => v.registeredAs && !v.op?.handle).slice(0, Math.max(8, 2 * (ctx.run.spec.powerOn?.concurrency ?? 10)));
     const read = new Map<string, VmDevices>();
     for (const site of ctx.recoverySites()) {
-      const refs = want.filter((v) => ctx.group(v.group).spec.recoverySiteRef === site.metadata.name).map((v) => moref("VirtualMachine", v.registeredAs ?? ""));
+      const refs = want.filter((v) => ctx.targetSiteName(v.group) === site.metadata.name).map((v) => moref("VirtualMachine", v.registeredAs ?? ""));
       if (refs.length) for (const [k, d] of await (await ctx.vcenter(site)).getVmsDevices(refs, signal)) read.set(k, d);
     }
     devicesOf.set(ctx, read);

@@ -76,3 +76,22 @@ export const recordFailover: SingleStep<RunContext> = {
     return completed;
   },
 };
+
+/**
+ * ClearFailover (reprotect): the groups are protected again in their original direction, so their
+ * status no longer says where they run; the ProtectionGroup controller takes them back (shadow
+ * inventory, placeholders, Ready) once the run releases them.
+ */
+export const clearFailover: SingleStep<RunContext> = {
+  kind: "single",
+  name: "ClearFailover",
+  idempotent: true,
+  async observe(ctx): Promise<Observation> {
+    for (const name of ctx.groups.keys()) if ((await live(ctx, name))?.status?.failover) return { kind: "NeedsAct" };
+    return { kind: "Done", message: "protected again from their protected sites" };
+  },
+  async act(ctx) {
+    for (const name of ctx.groups.keys()) await writeGroupFailover(ctx, name, undefined);
+    return completed;
+  },
+};

@@ -29,9 +29,19 @@ function nfsMissing(ctx: RunContext, v: VolumeRecord): HostInfo[] {
   return recoveryHosts(ctx, v.group).filter((h) => !(ds?.nas && ds.hosts.some((m) => m.host.value === h.ref.value && m.mounted && m.accessible)));
 }
 
-/** What one host still needs for a SAN copy: nothing, a rescan (it has not seen the device), or a resolution. */
-function sanNeed(h: HostStorage, devices: ReadonlySet<string>): "mounted" | "rescan" | "resolve" {
-  if (copyVolume(h, devices)?.mounted) return "mounted";
+/** The copy's devices this host has detached (a failback's or reprotect's own, earlier). */
+const detachedLuns = (h: HostStorage, devices: ReadonlySet<string>) => h.luns.filter((l) => devices.has(l.canonicalName) && l.operationalState.includes("off"));
+
+/**
+ * What one host still needs for a SAN copy: nothing; its devices attached again (detached by an
+ * earlier run before the volume was overwritten); the known VMFS mounted again (unmounted by that
+ * run: ESXi remembers both across rescans); a rescan (it has not seen the device); or a resolution.
+ */
+function sanNeed(h: HostStorage, devices: ReadonlySet<string>): "mounted" | "attach" | "mount" | "rescan" | "resolve" {
+  const vol = copyVolume(h, devices);
+  if (vol?.mounted) return "mounted";
+  if (detachedLuns(h, devices).length) return "attach";
+  if (vol?.vmfsUuid) return "mount";
   if (h.unresolved.some((u) => u.extents.some((e) => devices.has(e.device)))) return "resolve";
   return "rescan";
 }
@@ -45,6 +55,8 @@ function sanNeed(h: HostStorage, devices: ReadonlySet<string>): "mounted" | "res
  *    the site, because two copies with one identity cannot be told apart;
  *  - Resignature: a new signature on the first host (the others mount it at a rescan), and the
  *    "snap-xxxxxxxx-" datastore renamed back to its name.
+ * A copy an earlier run unmounted and detached on a host (a failback comes home to the volumes it
+ * took away before the reverse resync) is attached and mounted again as the VMFS the host knows.
  * NFS copies are mounted from the recovery controller's nfsAddress under the original name, so an
  * NFS datastore recovers like a VMFS one. Every host is observed before the copy counts as mounted.
  */
@@ -98,6 +110,16 @@ export const mountDatastores: BatchStep<RunContext, VolumeRecord> = {
       if (!hs || !h.storageSystem) continue;
       const need = sanNeed(hs, devices);
       if (need === "mounted") continue;
+      if (need === "attach") {
+        for (const l of detachedLuns(hs, devices)) await client.attachScsiLun(h.storageSystem, l.uuid, ctx.signal);
+        ctx.log.info({ datastore: v.datastore, host: h.name }, "Attached the copy's devices again");
+        return completed;
+      }
+      if (need === "mount") {
+        await client.mountVmfsVolume(h.storageSystem, copyVolume(hs, devices)?.vmfsUuid ?? "", ctx.signal);
+        ctx.log.info({ datastore: v.datastore, host: h.name }, "Mounted the known VMFS volume again");
+        return completed;
+      }
       if (need === "rescan") {
         await client.rescanAllHba(h.storageSystem, ctx.signal);
         await client.rescanVmfs(h.storageSystem, ctx.signal);
@@ -149,6 +171,16 @@ export const unmountDatastores: BatchStep<RunContext, VolumeRecord> = {
     }
     const view = await storageView(ctx, [v], ctx.signal);
     const devices = await copyDevices(ctx, v);
+    if (replaced(ctx)) {
+      const used = recoveryHosts(ctx, v.group).find((h) => {
+        const m = copyVolume(view.get(h.ref.value), devices);
+        return m?.mounted && pinned(ctx, v, m.name, h);
+      });
+      if (used) {
+        const vm = registeredOn(ctx, v, used);
+        return { kind: "Failed", message: `${vm ?? "a VM"} is registered on ${v.datastore} at Site ${site} (host ${used.name}) but is not one of the run's VMs; its volume is about to be overwritten by replication: unregister it there (or add it to the group) and run again` };
+      }
+    }
     const left = recoveryHosts(ctx, v.group).filter((h) => {
       const m = copyVolume(view.get(h.ref.value), devices);
       return m?.mounted && !pinned(ctx, v, m.name, h);
@@ -178,6 +210,15 @@ export const unmountDatastores: BatchStep<RunContext, VolumeRecord> = {
     /* the step fails with the message */
   },
 };
+
+/** Runs after which the volume is overwritten by replication: nothing may keep its datastore mounted. */
+const replaced = (ctx: RunContext): boolean => ctx.run.spec.type === "Failback" || ctx.run.spec.type === "Reprotect";
+
+function registeredOn(ctx: RunContext, v: VolumeRecord, host: HostInfo): string | undefined {
+  const inv = ctx.inventory(ctx.recoverySite(v.group).metadata.name);
+  const ds = inv.datastoreByName(v.datastore);
+  return inv.vms.find((vm) => vm.host?.value === host.ref.value && vm.datastores.some((d) => d.value === ds?.ref.value))?.name;
+}
 
 /** VMs registered on that host use the copy (placeholders): ESXi refuses to unmount it there. */
 function pinned(ctx: RunContext, v: VolumeRecord, datastore: string, host: HostInfo): boolean {

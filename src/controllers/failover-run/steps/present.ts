@@ -22,8 +22,27 @@ async function hostAddresses(ctx: RunContext, v: VolumeRecord): Promise<string[]
   return [...new Set(out)].sort();
 }
 
+/** An export rule's client matches an address: the address itself, or an IPv4 subnet holding it. */
+export function clientMatches(client: string, ip: string): boolean {
+  if (client === ip) return true;
+  const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(client);
+  const a = ipv4(ip);
+  if (!m || a === undefined) return false;
+  const net = ipv4(m[1]!);
+  const bits = Number(m[2]);
+  if (net === undefined || bits > 32) return false;
+  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+  return ((a & mask) >>> 0) === ((net & mask) >>> 0);
+}
+
+function ipv4(s: string): number | undefined {
+  const p = s.split(".").map(Number);
+  if (p.length !== 4 || p.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) return undefined;
+  return (((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0);
+}
+
 const covers = (p: ExportPolicy | undefined, ips: readonly string[]): boolean =>
-  p !== undefined && ips.every((ip) => p.rules.some((r) => r.clients.includes(ip) && r.rwRule.includes("sys")));
+  p !== undefined && ips.every((ip) => p.rules.some((r) => r.clients.some((c) => clientMatches(c, ip)) && r.rwRule.includes("sys")));
 
 /**
  * PresentClones: makes each clone visible to the recovery hosts that can run its group, and to
@@ -45,6 +64,11 @@ export const presentClones: BatchStep<RunContext, VolumeRecord> = {
     if (v.protocol === "NFS") {
       const [policy, vol, ips] = await Promise.all([ontap.getExportPolicy(v.svm, exportPolicyName(ctx.shortId), ctx.signal), ontap.getVolume({ svm: v.svm, name: clone }, ctx.signal), hostAddresses(ctx, v)]);
       if (ips.length === 0) return { kind: "Failed", message: `no VMkernel address found on the recovery hosts of ${v.group}` };
+      // A volume of the run's own (a failover's replica, a failback's home volume) already exported
+      // to these hosts at its junction keeps its policy: an administrator's export is not replaced.
+      if (v.copy !== undefined && vol?.nasPath === junctionOf(clone) && vol.exportPolicy !== undefined && vol.exportPolicy !== exportPolicyName(ctx.shortId)) {
+        if (covers(await ontap.getExportPolicy(v.svm, vol.exportPolicy, ctx.signal), ips)) return { kind: "Done" };
+      }
       return covers(policy, ips) && vol?.exportPolicy === exportPolicyName(ctx.shortId) && vol.nasPath === junctionOf(clone) ? { kind: "Done" } : { kind: "NeedsAct" };
     }
     const igroups = await replicaIgroups(ctx, v);

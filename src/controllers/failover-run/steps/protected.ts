@@ -6,15 +6,18 @@ import { parseDuration } from "../../../util/duration.js";
 import type { VmInfo } from "../../../vsphere/types.js";
 import type { RunContext } from "../context.js";
 
-/** The protected site's view of a VM of the run (same instance UUID at both sites). */
+/**
+ * The source site's view of a VM of the run (same instance UUID at both sites): the protected
+ * site's, or for a failback the recovery site's, where the VMs run until it stops them.
+ */
 export function vmAtProtected(ctx: RunContext, vm: VmRecord): VmInfo | undefined {
-  return ctx.inventory(ctx.group(vm.group).spec.protectedSiteRef).vmByInstanceUuid(vm.instanceUuid);
+  return ctx.inventory(ctx.sourceSiteName(vm.group)).vmByInstanceUuid(vm.instanceUuid);
 }
 
 const DEFAULT_SHUTDOWN_TIMEOUT = "5m";
 
 /**
- * ShutdownProtectedVms (planned migration): every protected VM shut down at the protected site by
+ * ShutdownProtectedVms (planned migration, failback): every VM of the run shut down at the site it leaves by
  * its guest OS (VMware Tools), in reverse power-on order (a wave waits until the later waves are
  * off), at most `powerOn.concurrency` at once. A VM still on after `shutdown.timeout` is powered
  * off only if `shutdown.powerOffAfterTimeout` allows it; otherwise, or when a VM has no running
@@ -51,14 +54,13 @@ export const shutdownProtectedVms: BatchStep<RunContext, VmRecord> = {
   async actItem(ctx, vm) {
     const info = vmAtProtected(ctx, vm);
     if (!info) return completed;
-    const site = ctx.world.site(ctx.group(vm.group).spec.protectedSiteRef);
-    if (!site) throw new PermanentError(`protected Site of ${vm.group} no longer exists`, "SiteNotFound");
+    const site = ctx.sourceSite(vm.group);
     const client = await ctx.vcenter(site);
     const s = ctx.run.spec;
     const timedOut = vm.op?.startedAt !== undefined && vm.op.attempts > 1;
     if (info.toolsRunningStatus === "guestToolsRunning" && !timedOut) {
       await client.shutdownGuest(info.ref, ctx.signal);
-      ctx.log.info({ vm: vm.name }, "Asked the guest to shut down at the protected site");
+      ctx.log.info({ vm: vm.name }, "Asked the guest to shut down at the source site");
       return completed;
     }
     if (!s.shutdown?.powerOffAfterTimeout) throw new PermanentError(`${vm.name}: VMware Tools are not running, so the guest cannot be shut down; set spec.shutdown.powerOffAfterTimeout to power it off`, "CannotShutDown");
@@ -66,7 +68,7 @@ export const shutdownProtectedVms: BatchStep<RunContext, VmRecord> = {
     return t === "Done" ? completed : started({ system: "vsphere", endpoint: site.metadata.name, kind: "task", id: t.task.value, startedAt: new Date(ctx.now()).toISOString() });
   },
   failItem: (_ctx, vm, message) => {
-    vm.message = `shutdown at the protected site: ${message}`.slice(0, 1024);
+    vm.message = `shutdown at the source site: ${message}`.slice(0, 1024);
   },
 };
 
@@ -82,9 +84,9 @@ export const verifyProtectedOff: SingleStep<RunContext> = {
   observe(ctx): Promise<Observation> {
     const running = ctx.vms.filter((v) => vmAtProtected(ctx, v)?.powerState === "poweredOn");
     if (running.length) {
-      return Promise.resolve({ kind: "Failed", reason: "ProtectedVmRunning", message: `still running at the protected site: ${running.slice(0, 10).map((v) => v.name).join(", ")}; no mirror was broken` });
+      return Promise.resolve({ kind: "Failed", reason: "ProtectedVmRunning", message: `still running at Site ${ctx.sourceSiteName(running[0]!.group)}: ${running.slice(0, 10).map((v) => v.name).join(", ")}; no mirror was broken` });
     }
-    return Promise.resolve({ kind: "Done", message: `${ctx.vms.length} VM(s) powered off at the protected site` });
+    return Promise.resolve({ kind: "Done", message: `${ctx.vms.length} VM(s) powered off at the source site` });
   },
   act: () => Promise.reject(new Error("VerifyProtectedOff only observes")),
 };

@@ -8,7 +8,7 @@ import type { XNode } from "../../../vsphere/soap/xml.js";
 import { refKey } from "../../../vsphere/types.js";
 import type { VmInfo } from "../../../vsphere/types.js";
 import type { RunContext } from "../context.js";
-import { recoveryHosts } from "../hosts.js";
+import { recoveryHosts, targetCompute } from "../hosts.js";
 import { datastoreOfVmx } from "./find-vms.js";
 
 const live = (ctx: RunContext): VmRecord[] => ctx.vms.filter((v) => v.state !== "Failed" && v.state !== "Skipped");
@@ -63,10 +63,9 @@ export const registerVms: BatchStep<RunContext, VmRecord> = {
       return completed;
     }
     const inv = ctx.inventory(site.metadata.name);
-    const g = ctx.group(vm.group);
     const folder = inv.folderByPath(vm.folder);
     if (!folder) throw new WaitError(`folder ${vm.folder} does not exist at Site ${site.metadata.name} yet`, "WaitingForFolder", 5_000);
-    const compute = inv.compute(g.spec.shadow.cluster);
+    const compute = targetCompute(ctx, vm.group);
     const pool = [...inv.pools.values()].find((p) => p.owner?.value === compute?.ref.value && inv.poolPath(p.ref) === vm.resourcePool);
     if (!pool) throw new WaitError(`resource pool ${vm.resourcePool} does not exist in the recovery cluster yet`, "WaitingForPool", 5_000);
     const ds = inv.datastoreByName(datastoreOfVmx(vm.vmx) ?? "");

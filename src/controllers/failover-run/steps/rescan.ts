@@ -9,7 +9,7 @@ export async function rescanRecoveryHosts(ctx: RunContext): Promise<number> {
   for (const site of ctx.recoverySites()) {
     const client = await ctx.vcenter(site);
     const hosts = new Map<string, NonNullable<ReturnType<typeof recoveryHosts>[number]>>();
-    for (const [name, g] of ctx.groups) if (g.spec.recoverySiteRef === site.metadata.name) for (const h of recoveryHosts(ctx, name)) hosts.set(h.ref.value, h);
+    for (const name of ctx.groups.keys()) if (ctx.targetSiteName(name) === site.metadata.name) for (const h of recoveryHosts(ctx, name)) hosts.set(h.ref.value, h);
     await Promise.all(
       [...hosts.values()].map(async (h) => {
         if (!h.storageSystem) return;

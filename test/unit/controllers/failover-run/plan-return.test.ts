@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import type { FailoverRun, ProtectionGroup } from "../../../../src/api/v1alpha1/index.js";
+import { planFailback, planReprotect } from "../../../../src/controllers/failover-run/plan-return.js";
+import type { PlanInput } from "../../../../src/controllers/failover-run/plan.js";
+import { clientMatches } from "../../../../src/controllers/failover-run/steps/present.js";
+
+const group = (failover?: NonNullable<ProtectionGroup["status"]>["failover"]): ProtectionGroup => ({
+  metadata: { namespace: "dr", name: "finance" },
+  spec: { protectedSiteRef: "site1", recoverySiteRef: "site2", replicationRefs: ["rg2fv1"], vms: { folder: "PG2" }, shadow: { rootFolder: "DR" } } as ProtectionGroup["spec"],
+  status: { ...(failover ? { failover } : {}) },
+});
+const input = (type: FailoverRun["spec"]["type"], g: ProtectionGroup, extra: Partial<FailoverRun["spec"]> = {}): PlanInput => ({
+  run: { metadata: { namespace: "dr", name: "r" }, spec: { type, protectionGroups: ["finance"], confirmation: type, ...extra } },
+  groups: [g],
+  relationship: () => undefined,
+  site: () => undefined,
+  records: new Map(),
+  recoveryInventory: () => undefined,
+});
+const failedOver = { state: "FailedOver" as const, runningAt: "site2", run: "pm-finance", type: "PlannedMigration" as const, at: "2026-12-03T07:00:00Z" };
+
+describe("planning a Failback or a Reprotect refuses before anything is touched", () => {
+  it("refuses to fail back a group that is at home", () => {
+    expect(planFailback(input("Failback", group()))).toMatchObject({ ok: false, reason: "NotFailedOver" });
+  });
+
+  it("refuses to fail back a group that is already back home", () => {
+    expect(planFailback(input("Failback", group({ ...failedOver, state: "FailedBack", runningAt: "site1" })))).toMatchObject({ ok: false, reason: "NotFailedOver" });
+  });
+
+  it("refuses to reprotect a group that was never failed over", () => {
+    expect(planReprotect(input("Reprotect", group()))).toMatchObject({ ok: false, reason: "NotFailedOver" });
+  });
+
+  it("refuses a Reprotect after a failover that was not failed back, naming the confirmation that discards the recovery site's writes", () => {
+    const r = planReprotect(input("Reprotect", group(failedOver)));
+    expect(r).toMatchObject({ ok: false, reason: "WouldDiscardRecoverySiteChanges" });
+    expect(r.ok === false && r.message).toContain("discardRecoverySiteChanges: true");
+  });
+
+  it("goes past the discard check when the spec confirms it (and then needs both sites)", () => {
+    expect(planReprotect(input("Reprotect", group(failedOver), { discardRecoverySiteChanges: true }))).toMatchObject({ ok: false, reason: "SiteNotFound" });
+  });
+});
+
+describe("an NFS export rule's client matches a host address", () => {
+  it("matches the address itself and the IPv4 subnets that hold it", () => {
+    expect(clientMatches("20.1.1.11", "20.1.1.11")).toBe(true);
+    expect(clientMatches("20.1.1.0/24", "20.1.1.11")).toBe(true);
+    expect(clientMatches("0.0.0.0/0", "20.1.1.11")).toBe(true);
+    expect(clientMatches("20.1.1.12/32", "20.1.1.11")).toBe(false);
+    expect(clientMatches("30.1.1.0/24", "20.1.1.11")).toBe(false);
+    expect(clientMatches("20.1.1.0/33", "20.1.1.11")).toBe(false);
+    expect(clientMatches("host.example", "20.1.1.11")).toBe(false);
+  });
+});
