@@ -156,7 +156,7 @@ describe("deploy/ (kubectl kustomize + server dry-run against a real kube-apiser
       ["RG1FV1_SM", "RG1FV2_SM", "RG2FV1_SM", "RG2FV2_SM", "RG2FV3_SM"],
     );
     expect(topology.filter((o) => o.kind === "ProtectionGroup").map((o) => o.metadata.name).sort()).toEqual(["finance", "hr"]);
-    expect(runs.map((o) => (o as Obj & { spec: { type: string } }).spec.type).sort()).toEqual(["CleanupTest", "Test"]);
+    expect(runs.map((o) => (o as Obj & { spec: { type: string } }).spec.type).sort()).toEqual(["CleanupTest", "Disaster", "Failback", "PlannedMigration", "Reprotect", "Test"]);
     await createNamespaces([...topology, { apiVersion: "v1", kind: "Namespace", metadata: { name: "vmdr-system" } }]);
     const r = await dryRun([...topology, ...runs]);
     expect(r.stderr).toBe("");

@@ -91,7 +91,9 @@ beforeAll(async () => {
   await w.kube.create(ProtectionGroupType, group("hr", "Protection Group 1", ["rg1fv1", "rg1fv2"], {
     powerOn: { priorityGroups: [{ name: "db", priority: 1, vms: ["HR Database"] }] },
   }));
-  await w.kube.create(ProtectionGroupType, group("finance", "Protection Group 2", ["rg2fv1", "rg2fv2", "rg2fv3"]));
+  // A VM of Site 2's own that Finance needs there (VMbook ch. 5: infrastructure at the recovery site).
+  await w.lab.control("POST", "/sites/site2/vcenter/vms", { name: "Finance-Jumphost", folder: "Infrastructure", datastore: "LP1", portgroup: "Site2-LAN", ip: "30.1.1.77", poweredOn: false });
+  await w.kube.create(ProtectionGroupType, group("finance", "Protection Group 2", ["rg2fv1", "rg2fv2", "rg2fv3"], { auxiliaryVms: [{ name: "Finance-Jumphost", priority: 1 }] }));
   w.startOperator();
   for (const g of ["hr", "finance"]) {
     await eventually(async () => (findCondition((await pg(g))?.status?.conditions, "Ready")?.status === "True" ? true : undefined), 90_000, `${g} Ready`);
@@ -137,6 +139,11 @@ describe("PlannedMigration of Finance (HR stays at Site 1)", () => {
       expect(there!.folder.startsWith("DR/Site1-Protection Group 2")).toBe(true);
       expect(there!.nics.map((n) => [n.portgroup, n.mac, n.connected])).toEqual(v.nics.map((n) => ["Site2-LAN", n.mac, true]));
     }
+    // The auxiliary VM of Site 2 started with the group, first (priority 1), and was left as it was.
+    const jump = site2.find((x) => x.name === "Finance-Jumphost")!;
+    expect(jump.powerState).toBe("poweredOn");
+    expect(jump.nics.map((n) => n.portgroup)).toEqual(["Site2-LAN"]);
+    expect(s.vms?.find((v) => v.name === "Finance-Jumphost")).toMatchObject({ auxiliary: true, wave: 0, state: "Ready" });
     // The group knows where it runs; it stays held until it is failed back.
     const f = (await pg("finance"))!.status!;
     expect(f.failover).toMatchObject({ state: "FailedOver", runningAt: "site2", run: "pm-finance", type: "PlannedMigration" });

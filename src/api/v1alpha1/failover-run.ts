@@ -107,6 +107,8 @@ export interface VmRecord {
   wave: number;
   /** A pre-registered placeholder was reused instead of registering. */
   placeholder?: boolean;
+  /** A VM of the recovery site itself that the group starts with it (spec.auxiliaryVms): powered on, nothing else. */
+  auxiliary?: boolean;
   state: VmRecoveryState;
   /** The recovery site's managed object id of the VM. */
   registeredAs?: string;
@@ -307,6 +309,7 @@ export const vmRecordSchema: JSONSchemaType<VmRecord> = {
     priorityGroup: optional({ type: "string", maxLength: 63 }),
     wave: { type: "integer", minimum: 0 },
     placeholder: optional({ type: "boolean" }),
+    auxiliary: optional({ type: "boolean" }),
     state: stringEnum<VmRecoveryState>(["Pending", "Registered", "Configured", "PoweredOn", "Ready", "Failed", "Skipped"]),
     registeredAs: optional({ type: "string", maxLength: 64 }),
     devicesChanged: optional({ type: "integer", minimum: 0 }),

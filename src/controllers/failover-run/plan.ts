@@ -306,6 +306,15 @@ export function planFailover(i: PlanInput): PlanResult {
       });
     }
   }
+  for (const g of i.groups) {
+    const aux = auxiliaryVms(g, i.recoveryInventory(g.spec.recoverySiteRef));
+    if (!Array.isArray(aux)) return aux;
+    for (const v of aux) {
+      waves.set(v.wave, (waves.get(v.wave) ?? new Set()).add("(auxiliary)"));
+      waveCounts.set(v.wave, (waveCounts.get(v.wave) ?? 0) + 1);
+      vms.push(v);
+    }
+  }
   const priorities = [...waves.keys()].sort((a, b) => a - b);
   for (const v of vms) v.wave = priorities.indexOf(v.wave);
   vms.sort((a, b) => a.wave - b.wave || a.group.localeCompare(b.group) || a.name.localeCompare(b.name));
@@ -322,4 +331,34 @@ export function planFailover(i: PlanInput): PlanResult {
     volumes,
     vms,
   };
+}
+
+/**
+ * The recovery site's own VMs a group starts with it (spec.auxiliaryVms; VMbook ch. 5: directory
+ * servers, desktops): each found by name at the recovery site, exactly once, and powered on in its
+ * priority's wave (no priority: after the group's prioritized VMs). They are not registered,
+ * reconfigured or re-addressed: they already live there.
+ */
+export function auxiliaryVms(g: ProtectionGroup, inv: InventoryIndex | undefined): VmRecord[] | PlanResult {
+  const out: VmRecord[] = [];
+  for (const a of g.spec.auxiliaryVms ?? []) {
+    const found = inv ? [...inv.vms].filter((v) => v.name === a.name) : [];
+    if (found.length !== 1) {
+      return refuse("InvalidSpec", `auxiliary VM ${a.name} of ProtectionGroup ${g.metadata.name} ${found.length ? `is not unique at Site ${g.spec.recoverySiteRef} (${found.length} VMs have that name)` : `does not exist at Site ${g.spec.recoverySiteRef}`}`);
+    }
+    const vm = found[0]!;
+    out.push({
+      name: a.name,
+      group: g.metadata.name,
+      instanceUuid: vm.instanceUuid ?? "",
+      vmx: vm.vmPathName ?? "",
+      folder: "",
+      resourcePool: "",
+      wave: a.priority ?? UNPRIORITIZED,
+      auxiliary: true,
+      state: "Configured",
+      registeredAs: vm.ref.value,
+    });
+  }
+  return out;
 }

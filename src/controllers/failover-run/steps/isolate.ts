@@ -86,7 +86,7 @@ export const isolateNetworks: BatchStep<RunContext, VmRecord> = {
   name: "IsolateNetworks",
   idempotent: true,
   failWhenItemsFail: false,
-  items: (ctx) => ctx.vms.filter((v) => v.state !== "Failed" && v.state !== "Skipped"),
+  items: (ctx) => ctx.vms.filter((v) => v.state !== "Failed" && v.state !== "Skipped" && !v.auxiliary),
   label: (v) => v.name,
   concurrency: (ctx) => ctx.run.spec.powerOn?.concurrency ?? 10,
   async prepare(ctx, items, signal) {

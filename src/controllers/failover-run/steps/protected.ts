@@ -29,7 +29,7 @@ export const shutdownProtectedVms: BatchStep<RunContext, VmRecord> = {
   idempotent: true,
   maxAttempts: 3,
   failWhenItemsFail: true,
-  items: (ctx) => ctx.vms,
+  items: (ctx) => ctx.vms.filter((v) => !v.auxiliary),
   label: (v) => v.name,
   concurrency: (ctx) => ctx.run.spec.powerOn?.concurrency ?? 10,
   itemTimeoutMs: (ctx) => {
@@ -82,7 +82,7 @@ export const verifyProtectedOff: SingleStep<RunContext> = {
   name: "VerifyProtectedOff",
   idempotent: true,
   observe(ctx): Promise<Observation> {
-    const running = ctx.vms.filter((v) => vmAtProtected(ctx, v)?.powerState === "poweredOn");
+    const running = ctx.vms.filter((v) => !v.auxiliary && vmAtProtected(ctx, v)?.powerState === "poweredOn");
     if (running.length) {
       return Promise.resolve({ kind: "Failed", reason: "ProtectedVmRunning", message: `still running at Site ${ctx.sourceSiteName(running[0]!.group)}: ${running.slice(0, 10).map((v) => v.name).join(", ")}; no mirror was broken` });
     }

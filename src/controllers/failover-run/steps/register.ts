@@ -11,7 +11,7 @@ import type { RunContext } from "../context.js";
 import { recoveryHosts, targetCompute } from "../hosts.js";
 import { datastoreOfVmx } from "./find-vms.js";
 
-const live = (ctx: RunContext): VmRecord[] => ctx.vms.filter((v) => v.state !== "Failed" && v.state !== "Skipped");
+const live = (ctx: RunContext): VmRecord[] => ctx.vms.filter((v) => v.state !== "Failed" && v.state !== "Skipped" && !v.auxiliary);
 
 /** A registration at the recovery site of the same .vmx under another identity (a leftover from an earlier test). */
 function staleEntry(ctx: RunContext, vm: VmRecord): VmInfo | undefined {
