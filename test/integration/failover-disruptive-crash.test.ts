@@ -1,0 +1,161 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, findCondition } from "../../src/api/v1alpha1/index.js";
+import type { FailoverRun, StepRecord } from "../../src/api/v1alpha1/index.js";
+import { eventually, NamespaceType } from "../harness/kube.js";
+import { scratchDir } from "../harness/processes.js";
+import { World } from "../harness/world.js";
+
+/**
+ * Crash safety of the runs that move production, proven on the lab: a PlannedMigration of HR, its
+ * Failback and its Reprotect, with the operator killed (SIGKILL) at every step boundary and
+ * between every act and its checkpoint, once each, and restarted every time. Each run must
+ * converge with its steps only moving forward; the lab's own counts must show every object changed
+ * at most once; no storage may go away under a mounted datastore; and no VM may run at both sites
+ * at any instant (ground truth sampled throughout).
+ */
+let w: World;
+const ns = "dr";
+const crashFile = join(scratchDir("crash-disruptive"), "crash-points");
+const RANK: Record<StepRecord["state"], number> = { Pending: 0, Running: 1, Blocked: 1, Succeeded: 2, Failed: 2, Skipped: 2 };
+
+interface Truth {
+  mutations: Record<string, number>;
+  storageFaults: unknown[];
+  vms: { name: string; instanceUuid: string; powerState: string; folder: string }[];
+}
+const truth = (site: "site1" | "site2"): Promise<Truth> => w.lab.control<Truth>("GET", `/truth/sites/${site}/vcenter`);
+/** What changed since `before`, by object (the lab counts its own start-up registrations too). */
+const since = (before: Record<string, number>, after: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.entries(after).flatMap(([k, n]): [string, number][] => (n > (before[k] ?? 0) ? [[k, n - (before[k] ?? 0)]] : [])));
+const changedTwice = (m: Record<string, number>): string[] => Object.entries(m).filter(([, n]) => n > 1).map(([k, n]) => `${k} (${n}x)`);
+type Storage = { clusters: { site: string; mutations: Record<string, number> }[] };
+
+beforeAll(async () => {
+  writeFileSync(crashFile, "*\n");
+  w = await World.start({
+    operatorArgs: ["--lease-duration=1s", "--renew-deadline=700ms", "--retry-period=200ms"],
+    operatorEnv: { VMDR_TEST_CRASH_POINTS: crashFile },
+  });
+  await w.kube.create(NamespaceType, { metadata: { name: ns } });
+  await w.applySites();
+  for (const vol of ["RG1FV1", "RG1FV2"]) {
+    await w.kube.create(ReplicationRelationshipType, {
+      metadata: { namespace: ns, name: vol.toLowerCase() },
+      spec: { source: { siteRef: "site1", volume: vol }, destination: { siteRef: "site2", volume: `${vol}_SM` }, rpo: "2h" },
+    });
+  }
+  await w.kube.create(ProtectionGroupType, {
+    metadata: { namespace: ns, name: "hr" },
+    spec: {
+      protectedSiteRef: "site1",
+      recoverySiteRef: "site2",
+      replicationRefs: ["rg1fv1", "rg1fv2"],
+      vms: { folder: "Protection Group 1" },
+      shadow: { rootFolder: "DR", folderNameMapping: { prefix: "Site1-" }, resourcePool: "Site1-hr" },
+      networkMappings: [{ protectedPortgroup: "Site1-LAN", recoveryPortgroup: "Site2-LAN" }],
+      powerOn: { priorityGroups: [{ name: "db", priority: 1, vms: ["HR Database"] }] },
+    },
+  });
+  w.startOperator();
+  await eventually(async () => (findCondition((await w.kube.get(ProtectionGroupType, { namespace: ns, name: "hr" }))?.status?.conditions, "Ready")?.status === "True" ? true : undefined), 90_000, "hr Ready");
+});
+afterAll(async () => {
+  await w?.stop();
+});
+
+/** Drives a run to its end, restarting the operator each time a crash point kills it; checks the steps only move forward. */
+async function throughCrashes(name: string): Promise<{ run: FailoverRun; restarts: number }> {
+  let restarts = 0;
+  const seen = new Map<string, number>();
+  for (const deadline = Date.now() + 900_000; Date.now() < deadline; ) {
+    if (!w.operator?.isAlive()) {
+      restarts++;
+      w.startOperator();
+    }
+    const run = await w.kube.get(FailoverRunType, { namespace: ns, name });
+    for (const s of run?.status?.steps ?? []) {
+      const rank = RANK[s.state];
+      expect(rank, `${name}: step ${s.name} went back to ${s.state}`).toBeGreaterThanOrEqual(seen.get(s.name) ?? 0);
+      seen.set(s.name, rank);
+    }
+    const done = findCondition(run?.status?.conditions, "Succeeded");
+    if (run && done && done.status !== "Unknown") return { run, restarts };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name} did not finish through its crashes`);
+}
+
+/** Samples both vCenters until stopped; records every VM seen powered on at both sites at once. */
+function sampleSplitRuns(): { stop: () => Promise<string[]> } {
+  const seen: string[] = [];
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      const [a, b] = await Promise.all([truth("site1").catch(() => undefined), truth("site2").catch(() => undefined)]);
+      const running1 = new Set((a?.vms ?? []).filter((v) => v.powerState === "poweredOn").map((v) => v.instanceUuid));
+      for (const v of b?.vms ?? []) if (v.powerState === "poweredOn" && running1.has(v.instanceUuid)) seen.push(v.name);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    stop: async () => {
+      on = false;
+      await loop;
+      return seen;
+    },
+  };
+}
+
+describe("a PlannedMigration, its Failback and its Reprotect survive the operator being killed at every step boundary and between every act and its checkpoint", () => {
+  it("converge, with every object changed at most once and no VM ever running at both sites", async () => {
+    const [b1, b2, bs] = [await truth("site1"), await truth("site2"), await w.lab.control<Storage>("GET", "/truth/storage")];
+    const hr = b1.vms.filter((v) => v.folder.startsWith("Protection Group 1"));
+    const sampler = sampleSplitRuns();
+    const runs: FailoverRun[] = [];
+    let restarts = 0;
+    for (const [name, type] of [["pm-crash", "PlannedMigration"], ["fb-crash", "Failback"], ["rp-crash", "Reprotect"]] as const) {
+      await w.kube.create(FailoverRunType, { metadata: { namespace: ns, name }, spec: { type, confirmation: type, protectionGroups: ["hr"], powerOn: { concurrency: 2 } } });
+      const r = await throughCrashes(name);
+      expect(findCondition(r.run.status?.conditions, "Succeeded"), `${name}: ${JSON.stringify(r.run.status?.steps)}`).toMatchObject({ status: "True" });
+      runs.push(r.run);
+      restarts += r.restarts;
+    }
+    expect(await sampler.stop()).toEqual([]);
+
+    // Every step was crashed at its boundary; every crash was a restart.
+    const crashed = readFileSync(`${crashFile}.done`, "utf8").trim().split("\n");
+    for (const r of runs) for (const s of r.status?.steps ?? []) expect(crashed).toContain(`${r.spec.type}/${s.name}:step-boundary`);
+    for (const s of ["ShutdownProtectedVms", "FinalUpdate", "CommitFailover", "QuiesceReplication", "BreakReplication", "MountDatastores", "RegisterVms", "ConfigureNetworks", "PowerOnVms"]) {
+      expect(crashed).toContain(`PlannedMigration/${s}:after-act`);
+    }
+    for (const s of ["UnregisterVms", "UnmountDatastores", "DetachDevices", "ReverseResync", "ShutdownProtectedVms", "BreakReplication", "MountDatastores", "RegisterVms", "PowerOnVms"]) {
+      expect(crashed).toContain(`Failback/${s}:after-act`);
+    }
+    for (const s of ["UnregisterVms", "UnmountDatastores", "DetachDevices", "ResyncForward", "ReleaseReverse", "ClearFailover", "ReleaseGroups"]) {
+      expect(crashed).toContain(`Reprotect/${s}:after-act`);
+    }
+    expect(restarts).toBeGreaterThanOrEqual(crashed.length);
+
+    // At most once, at both sites, in vCenter and in ONTAP; storage never pulled from under a mount.
+    const [s1, s2] = [await truth("site1"), await truth("site2")];
+    const [m1, m2] = [since(b1.mutations, s1.mutations), since(b2.mutations, s2.mutations)];
+    const storage = await w.lab.control<Storage>("GET", "/truth/storage");
+    expect(changedTwice(m1)).toEqual([]);
+    expect(changedTwice(m2)).toEqual([]);
+    for (const c of storage.clusters) expect(changedTwice(since(bs.clusters.find((x) => x.site === c.site)?.mutations ?? {}, c.mutations)), c.site).toEqual([]);
+    expect(s1.storageFaults).toEqual([]);
+    expect(s2.storageFaults).toEqual([]);
+    // And the changes were made: each VM registered once at Site 2 and once back home, powered on once at each.
+    expect(Object.keys(m2).filter((k) => k.startsWith("RegisterVM ")).length).toBe(hr.length);
+    expect(Object.keys(m1).filter((k) => k.startsWith("RegisterVM ")).length).toBe(hr.length);
+    expect(Object.keys(m1).filter((k) => k.startsWith("PowerOn ")).length).toBe(hr.length);
+
+    // The end state: HR runs at Site 1 with its identity, nothing of it at Site 2, protected and Ready.
+    for (const v of hr) expect(s1.vms.find((x) => x.instanceUuid === v.instanceUuid)?.powerState, v.name).toBe("poweredOn");
+    expect(s2.vms.filter((v) => v.folder.startsWith("DR/Site1-Protection Group 1"))).toEqual([]);
+    for (const vol of ["RG1FV1", "RG1FV2"]) expect((await w.lab.relationship<{ state: string }>("site2", `${vol}_SM`)).state).toBe("snapmirrored");
+    await eventually(async () => (findCondition((await w.kube.get(ProtectionGroupType, { namespace: ns, name: "hr" }))?.status?.conditions, "Ready")?.status === "True" ? true : undefined), 90_000, "hr Ready after the reprotect");
+  }, 2_400_000);
+});
