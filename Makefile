@@ -88,7 +88,7 @@ demo: build demo-tools ## The operator's main job on the built-in two-site lab, 
 	  node dist/hack/demo.js
 
 .PHONY: test-demo
-test-demo: build demo-tools ## The demo's short mode: fails unless a new VM's shadow appears at Site 2
+test-demo: build demo-tools ## The demo's short mode: fails unless a new VM's shadow appears at Site 2 and the DR test and its cleanup succeed
 	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) VMDR_LAB=$$(hack/ensure-tool.sh lab) \
 	  node dist/hack/demo.js --short
 

@@ -3,13 +3,15 @@
 //  1. Start a real kube-apiserver + etcd and the two-site lab (built from Go modules, cached).
 //  2. Apply deploy/samples (the VMbook topology: two Sites, five relationships, the HR and Finance
 //     groups) pointed at the lab's endpoints, and run the operator.
-//  3. Show the relationships becoming healthy and the shadow inventory filling in at Site 2,
-//     then provision a VM at Site 1 and show its shadow appearing at Site 2.
-//  4. Stop everything on Ctrl-C (or at once with --short, which make test runs; exit 1 on failure).
+//  3. Show the relationships becoming healthy and the shadow inventory filling in at Site 2.
+//  4. Apply a Test FailoverRun of both groups and show its progress live (step, VMs up, elapsed),
+//     then its report; then its CleanupTest and the verified-clean report.
+//  5. Provision a VM at Site 1 and show its shadow appearing at Site 2.
+//  6. Stop everything on Ctrl-C (or at once with --short, which make test runs; exit 1 on failure).
 import { readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { ProtectionGroupType, ReplicationRelationshipType, SiteType, findCondition } from "../src/api/v1alpha1/index.js";
-import type { Site } from "../src/api/v1alpha1/index.js";
+import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, SiteType, findCondition } from "../src/api/v1alpha1/index.js";
+import type { FailoverRun, Site } from "../src/api/v1alpha1/index.js";
 import { ConfigMapType, GROUP_LABEL } from "../src/controllers/protection-group/records.js";
 import type { ShadowRecord } from "../src/controllers/protection-group/records.js";
 import { KubeRest } from "../src/kube/rest.js";
@@ -132,6 +134,16 @@ async function main(): Promise<void> {
   await watch(groupsReady);
   say(bold("the recovery site is ready: both groups' shadow inventories are in sync at Site 2"));
 
+  say(bold("a DR test of both groups: FlexClones of the replicas at Site 2, VMs on the isolated network, production untouched"));
+  const test = await runLive(kube, { type: "Test", protectionGroups: ["hr", "finance"], powerOn: { concurrency: 8 } }, "test-both");
+  printReport(test);
+  if (findCondition(test.status?.conditions, "Succeeded")?.status !== "True") throw new Error("the Test did not succeed");
+  say(bold("cleaning the test up: VMs off and unregistered, copies unmounted and detached, clones unmapped and deleted, then verified"));
+  const cleanup = await runLive(kube, { type: "CleanupTest", testRun: "test-both" }, "cleanup-test-both");
+  printReport(cleanup);
+  if (findCondition(cleanup.status?.conditions, "Succeeded")?.status !== "True") throw new Error("the CleanupTest did not succeed");
+  await watch(groupsReady);
+
   const name = "HR-Web1";
   say(`provisioning VM ${name} at Site 1 in "Protection Group 1/Application" on datastore RP2…`);
   const t0 = Date.now();
@@ -144,10 +156,57 @@ async function main(): Promise<void> {
   });
   say(bold(`${name} shadowed at Site 2 ${((Date.now() - t0) / 1000).toFixed(1)}s after it was created: it will recover into "${record?.shadowFolder}", pool ${record?.resourcePool}`));
   await watch(groupsReady);
+
   rest.close();
   if (short) await stopAll(0);
-  say("the demo keeps running: try kubectl --kubeconfig " + cp.kubeconfigPath + " get drsite,rr,pg -A. Ctrl-C stops everything.");
+  say("the demo keeps running: try kubectl --kubeconfig " + cp.kubeconfigPath + " get drsite,rr,pg,fr -A. Ctrl-C stops everything.");
   await new Promise(() => undefined);
+}
+
+/** Applies a run and shows it live on one line (a progress bar on a terminal) until it ends. */
+async function runLive(kube: RestKubeStore, spec: FailoverRun["spec"], name: string): Promise<FailoverRun> {
+  await kube.create(FailoverRunType, { metadata: { namespace: "dr", name }, spec });
+  const t0 = Date.now();
+  let last = "";
+  for (const deadline = Date.now() + 300_000; Date.now() < deadline; ) {
+    if (op && !op.isAlive()) throw new Error(`the operator exited:\n${op.tail(20)}`);
+    const run = await kube.get(FailoverRunType, { namespace: "dr", name });
+    const s = run?.status;
+    const [up, total] = (s?.progress ?? "0/0").split("/").map(Number) as [number, number];
+    const line = `${name}: ${(s?.currentStep ?? "planning").padEnd(18)} VMs ${s?.progress ?? "…"}  ${((Date.now() - t0) / 1000).toFixed(0)}s`;
+    if (color) {
+      const width = 24;
+      const filled = total ? Math.round((up / total) * width) : 0;
+      process.stdout.write(`\r${line}  [${"#".repeat(filled)}${".".repeat(width - filled)}]   `);
+    } else if (line.replace(/ +\d+s$/, "") !== last) {
+      last = line.replace(/ +\d+s$/, "");
+      say(line);
+    }
+    const done = findCondition(s?.conditions, "Succeeded");
+    if (run && done && done.status !== "Unknown") {
+      if (color) process.stdout.write("\n");
+      return run;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`FailoverRun ${name} did not finish within 5 minutes`);
+}
+
+/** A run's report: outcome, steps with their durations, RTO and recovery point, what a cleanup removed. */
+function printReport(run: FailoverRun): void {
+  const s = run.status ?? {};
+  const c = findCondition(s.conditions, "Succeeded");
+  say(bold(`${run.spec.type} ${run.metadata.name}: ${c?.reason ?? "?"} — ${c?.message ?? ""}`));
+  const secs = (a?: string, b?: string): string => (a && b ? `${((Date.parse(b) - Date.parse(a)) / 1000).toFixed(1)}s` : "");
+  for (const st of s.steps ?? []) say(`  ${st.state === "Succeeded" ? "✓" : st.state === "Skipped" ? "-" : "✗"} ${st.name.padEnd(20)} ${secs(st.startedAt, st.completedAt).padStart(6)}  ${dim(st.message ?? "")}`);
+  if (s.rtoSeconds !== undefined) say(`  RTO ${s.rtoSeconds.toFixed(1)}s for ${s.progress ?? "?"} VMs`);
+  for (const p of s.recoveryPoints ?? []) say(`  recovery point ${p.volume}: ${p.snapshot}${p.createTime ? ` (${p.createTime})` : ""}`);
+  for (const v of (s.vms ?? []).filter((x) => x.state === "Failed" || x.state === "Skipped")) say(`  ${v.name}: ${v.state} — ${v.message ?? ""}`);
+  if (s.cleanup?.removed.length) {
+    const kinds = new Map<string, number>();
+    for (const r of s.cleanup.removed) kinds.set(`${r.kind} ${r.action.toLowerCase()}`, (kinds.get(`${r.kind} ${r.action.toLowerCase()}`) ?? 0) + 1);
+    say(`  removed and verified gone: ${[...kinds].map(([k, n]) => `${n} ${k}`).join(", ")}`);
+  }
 }
 
 main().catch(async (err: unknown) => {

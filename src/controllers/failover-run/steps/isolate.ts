@@ -48,8 +48,12 @@ function targetName(ctx: RunContext, vm: VmRecord, nic: NicInfo): string {
     if (!to) throw new PermanentError(`${vm.name}'s ${nic.label} is on ${from ?? "an unknown portgroup"}, which the group maps to no recovery portgroup`, "InvalidSpec");
     return to;
   }
+  // Already isolated (a pass before this one reconfigured it): the NIC is on one of the group's test portgroups.
+  const tests = [...new Set([g.spec.testPortgroup, ...(g.spec.networkMappings ?? []).map((m) => m.testPortgroup)].filter((x): x is string => x !== undefined))];
+  const isolated = tests.find((t) => t === nic.networkName || (nic.portgroupKey !== undefined && targetKey(ctx, vm, t) === nic.portgroupKey));
+  if (isolated) return isolated;
   const name = testPortgroupOf(g, protectedPortgroup(ctx, vm, nic) ?? "*");
-  if (!name) throw new PermanentError(`no test portgroup for ${vm.name}'s ${nic.label}`, "InvalidSpec");
+  if (!name) throw new PermanentError(`no test portgroup for ${vm.name}'s ${nic.label} (on ${protectedPortgroup(ctx, vm, nic) ?? `an unknown portgroup, key ${nic.portgroupKey ?? "none"}`}): set the mapping's testPortgroup or spec.testPortgroup`, "InvalidSpec");
   return name;
 }
 
