@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { FailoverRun, ProtectionGroup } from "../../../../src/api/v1alpha1/index.js";
 import { planFailback, planReprotect } from "../../../../src/controllers/failover-run/plan-return.js";
+import { auxiliaryVms } from "../../../../src/controllers/failover-run/plan.js";
 import type { PlanInput } from "../../../../src/controllers/failover-run/plan.js";
+import { InventoryIndex } from "../../../../src/sites/inventory-index.js";
+import type { InventoryObject } from "../../../../src/vsphere/types.js";
 import { clientMatches } from "../../../../src/controllers/failover-run/steps/present.js";
 
 const group = (failover?: NonNullable<ProtectionGroup["status"]>["failover"]): ProtectionGroup => ({
@@ -52,5 +55,27 @@ describe("an NFS export rule's client matches a host address", () => {
     expect(clientMatches("30.1.1.0/24", "20.1.1.11")).toBe(false);
     expect(clientMatches("20.1.1.0/33", "20.1.1.11")).toBe(false);
     expect(clientMatches("host.example", "20.1.1.11")).toBe(false);
+  });
+});
+
+describe("a group's auxiliary VMs are found by name at the recovery site, exactly once", () => {
+  const vmAt = (name: string, id: string): InventoryObject => ({
+    kind: "VirtualMachine",
+    info: { ref: { type: "VirtualMachine", value: id }, name, instanceUuid: `uuid-${id}`, vmPathName: `[LP1] ${name}/${name}.vmx`, datastores: [], networks: [], template: false },
+  });
+  const withAux = (names: string[]): ProtectionGroup => ({ ...group(), spec: { ...group().spec, auxiliaryVms: names.map((name, i) => ({ name, ...(i === 0 ? { priority: 1 } : {}) })) } });
+
+  it("records each as an auxiliary VM to power on, in its priority's wave", () => {
+    const inv = new InventoryIndex([vmAt("Jumphost", "vm-7"), vmAt("Directory", "vm-8")]);
+    const r = auxiliaryVms(withAux(["Jumphost", "Directory"]), inv);
+    expect(r).toEqual([
+      expect.objectContaining({ name: "Jumphost", auxiliary: true, registeredAs: "vm-7", instanceUuid: "uuid-vm-7", wave: 1, state: "Configured" }),
+      expect.objectContaining({ name: "Directory", auxiliary: true, registeredAs: "vm-8", wave: 1_000 }),
+    ]);
+  });
+
+  it("refuses one that does not exist there, or whose name is not unique", () => {
+    expect(auxiliaryVms(withAux(["Nowhere"]), new InventoryIndex([vmAt("Jumphost", "vm-7")]))).toMatchObject({ ok: false, reason: "InvalidSpec", message: expect.stringContaining("does not exist at Site site2") });
+    expect(auxiliaryVms(withAux(["Jumphost"]), new InventoryIndex([vmAt("Jumphost", "vm-7"), vmAt("Jumphost", "vm-9")]))).toMatchObject({ ok: false, message: expect.stringContaining("not unique") });
   });
 });
