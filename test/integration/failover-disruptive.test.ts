@@ -139,6 +139,8 @@ describe("PlannedMigration of Finance (HR stays at Site 1)", () => {
       expect(there!.folder.startsWith("DR/Site1-Protection Group 2")).toBe(true);
       expect(there!.nics.map((n) => [n.portgroup, n.mac, n.connected])).toEqual(v.nics.map((n) => ["Site2-LAN", n.mac, true]));
     }
+    // The NFS replica is exported to Site 2's hosts by its own policy (it admits their subnet): kept.
+    expect(await w.lab.control<{ exportPolicy: string; junction: string }>("GET", "/truth/sites/site2/ontap/volumes/RG2FV3_SM")).toMatchObject({ exportPolicy: "site2_esx_nfs", junction: "/RG2FV3_SM" });
     // The auxiliary VM of Site 2 started with the group, first (priority 1), and was left as it was.
     const jump = site2.find((x) => x.name === "Finance-Jumphost")!;
     expect(jump.powerState).toBe("poweredOn");
@@ -192,6 +194,7 @@ describe("Failback and Reprotect of Finance", () => {
     // Site 1 has Site 2's data: the file came home with the reverse resync and the final update.
     const home = await w.lab.control<{ dir: string; type: string }>("GET", "/truth/sites/site1/ontap/volumes/RG2FV1");
     expect(home.type).toBe("rw");
+    expect(await w.lab.control<{ exportPolicy: string }>("GET", "/truth/sites/site1/ontap/volumes/RG2FV3")).toMatchObject({ exportPolicy: "site1_esx_nfs" });
     expect(readFileSync(join(home.dir, "failback-proof.txt"), "utf8")).toBe(proof);
     // The reverse relationship is broken off at Site 1 (Reprotect releases it); the original stays broken.
     for (const vol of financeVols) {

@@ -44,6 +44,12 @@ function ipv4(s: string): number | undefined {
 const covers = (p: ExportPolicy | undefined, ips: readonly string[]): boolean =>
   p !== undefined && ips.every((ip) => p.rules.some((r) => r.clients.some((c) => clientMatches(c, ip)) && r.rwRule.includes("sys")));
 
+/** A volume that is not the run's clone (v.copy set) and whose own export policy admits every host. */
+async function ownPolicyCovers(ctx: RunContext, v: VolumeRecord, policy: string | undefined, ips: readonly string[]): Promise<boolean> {
+  if (v.copy === undefined || policy === undefined || policy === exportPolicyName(ctx.shortId) || ips.length === 0) return false;
+  return covers(await ctx.ontapFor(v).getExportPolicy(v.svm, policy, ctx.signal), ips);
+}
+
 /**
  * PresentClones: makes each clone visible to the recovery hosts that can run its group, and to
  * nothing else. SAN: the clone's LUNs online and mapped to the igroups of the replica's LUNs. NFS:
@@ -64,11 +70,9 @@ export const presentClones: BatchStep<RunContext, VolumeRecord> = {
     if (v.protocol === "NFS") {
       const [policy, vol, ips] = await Promise.all([ontap.getExportPolicy(v.svm, exportPolicyName(ctx.shortId), ctx.signal), ontap.getVolume({ svm: v.svm, name: clone }, ctx.signal), hostAddresses(ctx, v)]);
       if (ips.length === 0) return { kind: "Failed", message: `no VMkernel address found on the recovery hosts of ${v.group}` };
-      // A volume of the run's own (a failover's replica, a failback's home volume) already exported
-      // to these hosts at its junction keeps its policy: an administrator's export is not replaced.
-      if (v.copy !== undefined && vol?.nasPath === junctionOf(clone) && vol.exportPolicy !== undefined && vol.exportPolicy !== exportPolicyName(ctx.shortId)) {
-        if (covers(await ontap.getExportPolicy(v.svm, vol.exportPolicy, ctx.signal), ips)) return { kind: "Done" };
-      }
+      // A replica or home volume (not a clone of the run's) whose own policy already admits these
+      // hosts keeps it: an administrator's export is not replaced, only mounted at its junction.
+      if (await ownPolicyCovers(ctx, v, vol?.exportPolicy, ips)) return vol?.nasPath === junctionOf(clone) ? { kind: "Done" } : { kind: "NeedsAct" };
       return covers(policy, ips) && vol?.exportPolicy === exportPolicyName(ctx.shortId) && vol.nasPath === junctionOf(clone) ? { kind: "Done" } : { kind: "NeedsAct" };
     }
     const igroups = await replicaIgroups(ctx, v);
@@ -83,6 +87,12 @@ export const presentClones: BatchStep<RunContext, VolumeRecord> = {
     const ontap = ctx.ontapFor(v);
     const clone = copyOf(v, ctx.shortId);
     if (v.protocol === "NFS") {
+      const vol = await ontap.getVolume({ svm: v.svm, name: clone }, ctx.signal);
+      if (await ownPolicyCovers(ctx, v, vol?.exportPolicy, await hostAddresses(ctx, v))) {
+        await ontap.mountVolume({ svm: v.svm, name: clone }, junctionOf(clone), ctx.signal);
+        ctx.log.info({ volume: clone, exportPolicy: vol?.exportPolicy }, "Mounted NFS volume under its own export policy");
+        return completed;
+      }
       const name = exportPolicyName(ctx.shortId);
       await ontap.createExportPolicy(v.svm, name, ctx.signal);
       for (const ip of await hostAddresses(ctx, v)) {
