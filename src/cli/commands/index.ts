@@ -1,9 +1,10 @@
 import type { Command } from "../command.js";
 import { mapCommand } from "./map.js";
+import { reportCommand } from "./report.js";
 import { validateCommand } from "./validate.js";
 
 /**
  * Every `vmdr` subcommand, in the order `vmdr --help` lists them. To add one (e.g. plan, report):
  * write src/cli/commands/<name>.ts exporting a Command (see src/cli/command.ts) and add it here.
  */
-export const COMMANDS: readonly Command[] = [validateCommand, mapCommand];
+export const COMMANDS: readonly Command[] = [validateCommand, mapCommand, reportCommand];

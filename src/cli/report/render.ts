@@ -1,0 +1,107 @@
+import { findCondition } from "../../api/v1alpha1/index.js";
+import type { FailoverRun, VmRecord } from "../../api/v1alpha1/index.js";
+import type { StepRecord } from "../../api/v1alpha1/steps.js";
+
+/** A run and its per-VM records (from status.vms, or its shards). */
+export interface ReportInput {
+  readonly run: FailoverRun;
+  readonly vms: readonly VmRecord[];
+}
+
+const ms = (iso: string | undefined): number | undefined => (iso ? Date.parse(iso) : undefined);
+
+/** "12.3s", "4m05s", "1h02m" (or "" when a time is missing). */
+export function duration(from: string | undefined, to: string | undefined): string {
+  const a = ms(from);
+  const b = ms(to);
+  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) return "";
+  const s = Math.max(0, (b - a) / 1000);
+  if (s < 60) return `${s.toFixed(1)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** Table cells hold no pipes or line breaks. */
+const cell = (s: string | number | undefined): string => String(s ?? "").replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
+
+function table(head: string[], rows: (string | number | undefined)[][]): string {
+  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`)].join("\n");
+}
+
+/** Who created the run, as far as the API server recorded it (the first field manager). */
+function creator(run: FailoverRun): string | undefined {
+  const mf = (run.metadata as { managedFields?: { manager?: string; operation?: string }[] }).managedFields;
+  return mf?.find((m) => m.operation === "Create" || m.operation === "Apply")?.manager ?? mf?.[0]?.manager;
+}
+
+function stepRows(steps: readonly StepRecord[]): (string | number | undefined)[][] {
+  return steps.map((s) => [s.name, s.state, s.startedAt ?? "", duration(s.startedAt, s.completedAt), s.attempts, s.message ?? ""]);
+}
+
+/**
+ * A FailoverRun as a Markdown report an auditor can file: what ran, when and by whom; its outcome;
+ * the RTO and recovery point; every step and every VM with its times; the problems; what a cleanup
+ * removed and verified. Pure: the same run gives the same text.
+ */
+export function renderReport({ run, vms }: ReportInput): string {
+  const s = run.status ?? {};
+  const ok = findCondition(s.conditions, "Succeeded");
+  const ns = run.metadata.namespace ?? "";
+  const out: string[] = [];
+  out.push(`# FailoverRun ${ns}/${run.metadata.name}: ${run.spec.type}`, "");
+  const outcome = ok ? `${ok.status === "True" ? "succeeded" : ok.status === "False" ? "failed" : "in progress"} (${ok.reason}): ${ok.message ?? ""}` : "not started";
+  out.push(
+    table(
+      ["", ""],
+      [
+        ["Outcome", outcome],
+        ["Groups", (s.plan?.groups ?? run.spec.protectionGroups ?? []).join(", ") || (run.spec.site ? `every group of Site ${run.spec.site}` : "")],
+        ["Created", `${run.metadata.creationTimestamp ?? ""}${creator(run) ? ` by ${creator(run)}` : ""}`],
+        ["Started / completed", `${s.startedAt ?? "—"} / ${s.completedAt ?? "—"} (${duration(s.startedAt, s.completedAt) || "—"})`],
+        ["RTO", s.rtoSeconds !== undefined ? `${s.rtoSeconds.toFixed(1)} s (from the start of the run to the last VM ready)` : "—"],
+        ["Data-loss window", s.dataLossWindowSeconds !== undefined ? `${s.dataLossWindowSeconds} s (now minus the oldest snapshot recovered from, when it was recorded)` : "—"],
+        ["VMs", vmSummary(vms)],
+        ...(s.testRun ? [["Cleans up", s.testRun]] : []),
+      ],
+    ),
+    "",
+  );
+  if (s.steps?.length) out.push("## Steps", "", table(["step", "state", "started", "took", "attempts", "message"], stepRows(s.steps)), "");
+  if (s.cleanupSteps?.length) out.push("## Its own cleanup", "", table(["step", "state", "started", "took", "attempts", "message"], stepRows(s.cleanupSteps)), "");
+  if (s.recoveryPoints?.length) {
+    out.push("## Recovery points", "", table(["relationship", "volume", "snapshot", "taken"], s.recoveryPoints.map((p) => [p.relationship, p.volume, p.snapshot, p.createTime ?? ""])), "");
+  }
+  if (vms.length) {
+    const t0 = s.startedAt;
+    out.push(
+      "## VMs",
+      "",
+      `Times are from the start of the run (${t0 ?? "unknown"}).`,
+      "",
+      table(
+        ["VM", "group", "wave", "state", "registered as", "network", "powered on", "ready", "message"],
+        vms.map((v) => [v.name, v.group, v.wave + 1, v.state, v.registeredAs ?? "", v.network ?? "", duration(t0, v.poweredOnAt), duration(t0, v.readyAt), v.message ?? ""]),
+      ),
+      "",
+    );
+  }
+  const problems = vms.filter((v) => v.state === "Failed" || v.state === "Skipped");
+  const failedSteps = [...(s.steps ?? []), ...(s.cleanupSteps ?? [])].filter((x) => x.state === "Failed" || x.state === "Blocked");
+  if (problems.length || failedSteps.length) {
+    out.push("## Problems", "");
+    for (const x of failedSteps) out.push(`- step **${x.name}** ${x.state.toLowerCase()}: ${x.message ?? ""}`);
+    for (const v of problems) out.push(`- VM **${v.name}** ${v.state.toLowerCase()}: ${v.message ?? ""}`);
+    out.push("");
+  }
+  if (s.cleanup?.removed.length) {
+    out.push("## Removed and verified gone", "", table(["kind", "name", "site", "action"], s.cleanup.removed.map((r) => [r.kind, r.name, r.site, r.action])), "");
+  }
+  return `${out.join("\n").trimEnd()}\n`;
+}
+
+function vmSummary(vms: readonly VmRecord[]): string {
+  if (!vms.length) return "none";
+  const by = new Map<string, number>();
+  for (const v of vms) by.set(v.state, (by.get(v.state) ?? 0) + 1);
+  return `${vms.length}: ${[...by].map(([k, n]) => `${n} ${k}`).join(", ")}`;
+}
