@@ -7,7 +7,7 @@ import type { KubeStore } from "../../src/kube/store.js";
 import { Controller } from "../../src/runtime/controller.js";
 import type { Reconciler } from "../../src/runtime/controller.js";
 import { done } from "../../src/runtime/result.js";
-import { ensureFinalizer, removeFinalizer } from "../../src/controllers/shared/finalizers.js";
+import { ensureFinalizer, removeFinalizer } from "../../src/controllers/common/finalizers.js";
 import { ConflictError } from "../../src/runtime/errors.js";
 import { createRuntimeMetrics } from "../../src/metrics/controller.js";
 import { systemClock } from "../../src/util/clock.js";

@@ -1,6 +1,6 @@
 import { ConditionType } from "../../api/v1alpha1/index.js";
 import type { FailoverRunStatus } from "../../api/v1alpha1/index.js";
-import type { ConditionSetter } from "../shared/conditions.js";
+import type { ConditionSetter } from "../common/conditions.js";
 import type { RunStore } from "./store.js";
 
 /** Ends the run: Succeeded True or False (it never changes again), Progressing False. */

@@ -3,7 +3,7 @@ import type { ProtectionGroup, ProtectionGroupStatus } from "../../api/v1alpha1/
 import type { EventRecorder } from "../../runtime/events.js";
 import type { SiteInventories } from "../../sites/inventories.js";
 import { InventoryIndex } from "../../sites/inventory-index.js";
-import type { ConditionSetter } from "../shared/conditions.js";
+import type { ConditionSetter } from "../common/conditions.js";
 import type { ShadowRecord } from "./records.js";
 
 type Failover = NonNullable<ProtectionGroupStatus["failover"]>;

@@ -2,7 +2,7 @@ import { ConditionType } from "../../api/v1alpha1/conditions.js";
 import type { ReplicationRelationshipStatus } from "../../api/v1alpha1/replication-relationship.js";
 import type { SnapMirrorRelationship } from "../../ontap/client.js";
 import { rfc3339 } from "../../util/clock.js";
-import type { ConditionSetter } from "../shared/conditions.js";
+import type { ConditionSetter } from "../common/conditions.js";
 
 /**
  * Copies what ONTAP reports into status and sets Healthy and WithinRPO. Lag is ONTAP's lag_time

@@ -14,8 +14,8 @@ import type { Clock } from "../../util/clock.js";
 import type { ObjectKey } from "../../kube/types.js";
 import type { SiteConnections } from "../../sites/connections.js";
 import type { SiteInventories } from "../../sites/inventories.js";
-import { ensureFinalizer, removeFinalizer } from "../shared/finalizers.js";
-import { ConditionSetter, recordTransitions } from "../shared/conditions.js";
+import { ensureFinalizer, removeFinalizer } from "../common/finalizers.js";
+import { ConditionSetter, recordTransitions } from "../common/conditions.js";
 
 export interface SiteReconcilerDeps {
   readonly kube: KubeStore;
