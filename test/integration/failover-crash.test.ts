@@ -2,9 +2,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, findCondition } from "../../src/api/v1alpha1/index.js";
-import type { FailoverRun, StepRecord } from "../../src/api/v1alpha1/index.js";
 import { eventually, NamespaceType } from "../harness/kube.js";
 import { scratchDir } from "../harness/processes.js";
+import { throughCrashes } from "../harness/runs.js";
 import { World } from "../harness/world.js";
 
 /**
@@ -17,7 +17,6 @@ import { World } from "../harness/world.js";
 let w: World;
 const ns = "dr";
 const crashFile = join(scratchDir("crash"), "crash-points");
-const RANK: Record<StepRecord["state"], number> = { Pending: 0, Running: 1, Blocked: 1, Succeeded: 2, Failed: 2, Skipped: 2 };
 
 beforeAll(async () => {
   writeFileSync(crashFile, "*\n");
@@ -53,27 +52,6 @@ afterAll(async () => {
   await w?.stop();
 });
 
-/** Drives a run to its end, restarting the operator each time a crash point kills it; checks the steps only move forward. */
-async function throughCrashes(name: string): Promise<{ run: FailoverRun; restarts: number }> {
-  let restarts = 0;
-  const seen = new Map<string, number>();
-  for (const deadline = Date.now() + 600_000; Date.now() < deadline; ) {
-    if (!w.operator?.isAlive()) {
-      restarts++;
-      w.startOperator();
-    }
-    const run = await w.kube.get(FailoverRunType, { namespace: ns, name });
-    for (const s of [...(run?.status?.steps ?? []), ...(run?.status?.cleanupSteps ?? [])]) {
-      const rank = RANK[s.state];
-      expect(rank, `${name}: step ${s.name} went back to ${s.state}`).toBeGreaterThanOrEqual(seen.get(s.name) ?? 0);
-      seen.set(s.name, rank);
-    }
-    const done = findCondition(run?.status?.conditions, "Succeeded");
-    if (run && done && done.status !== "Unknown") return { run, restarts };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${name} did not finish through its crashes`);
-}
 
 interface Truth {
   mutations: Record<string, number>;
@@ -86,12 +64,12 @@ describe("a Test and its CleanupTest survive the operator being killed at every 
     // What pre-registration changed before the Test: the placeholders are its, not the Test's.
     const before = new Set(Object.keys((await w.lab.control<Truth>("GET", "/truth/sites/site2/vcenter")).mutations));
     await w.kube.create(FailoverRunType, { metadata: { namespace: ns, name: "test-crash" }, spec: { type: "Test", protectionGroups: ["hr"], powerOn: { concurrency: 2 } } });
-    const test = await throughCrashes("test-crash");
+    const test = await throughCrashes(w, ns, "test-crash", 600_000);
     expect(findCondition(test.run.status?.conditions, "Succeeded")).toMatchObject({ status: "True" });
     expect(test.run.status?.progress).toBe("6/6");
 
     await w.kube.create(FailoverRunType, { metadata: { namespace: ns, name: "cleanup-crash" }, spec: { type: "CleanupTest", testRun: "test-crash" } });
-    const cleanup = await throughCrashes("cleanup-crash");
+    const cleanup = await throughCrashes(w, ns, "cleanup-crash", 600_000);
     expect(findCondition(cleanup.run.status?.conditions, "Succeeded")).toMatchObject({ status: "True", reason: "CleanedUp" });
 
     // Every step was crashed at its boundary, and every step that acted between its act and checkpoint.

@@ -2,9 +2,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, findCondition } from "../../src/api/v1alpha1/index.js";
-import type { FailoverRun, StepRecord } from "../../src/api/v1alpha1/index.js";
+import type { FailoverRun } from "../../src/api/v1alpha1/index.js";
 import { eventually, NamespaceType } from "../harness/kube.js";
 import { scratchDir } from "../harness/processes.js";
+import { sampleSplitRuns, throughCrashes } from "../harness/runs.js";
 import { World } from "../harness/world.js";
 
 /**
@@ -18,7 +19,6 @@ import { World } from "../harness/world.js";
 let w: World;
 const ns = "dr";
 const crashFile = join(scratchDir("crash-disruptive"), "crash-points");
-const RANK: Record<StepRecord["state"], number> = { Pending: 0, Running: 1, Blocked: 1, Succeeded: 2, Failed: 2, Skipped: 2 };
 
 interface Truth {
   mutations: Record<string, number>;
@@ -65,59 +65,18 @@ afterAll(async () => {
   await w?.stop();
 });
 
-/** Drives a run to its end, restarting the operator each time a crash point kills it; checks the steps only move forward. */
-async function throughCrashes(name: string): Promise<{ run: FailoverRun; restarts: number }> {
-  let restarts = 0;
-  const seen = new Map<string, number>();
-  for (const deadline = Date.now() + 900_000; Date.now() < deadline; ) {
-    if (!w.operator?.isAlive()) {
-      restarts++;
-      w.startOperator();
-    }
-    const run = await w.kube.get(FailoverRunType, { namespace: ns, name });
-    for (const s of run?.status?.steps ?? []) {
-      const rank = RANK[s.state];
-      expect(rank, `${name}: step ${s.name} went back to ${s.state}`).toBeGreaterThanOrEqual(seen.get(s.name) ?? 0);
-      seen.set(s.name, rank);
-    }
-    const done = findCondition(run?.status?.conditions, "Succeeded");
-    if (run && done && done.status !== "Unknown") return { run, restarts };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${name} did not finish through its crashes`);
-}
 
-/** Samples both vCenters until stopped; records every VM seen powered on at both sites at once. */
-function sampleSplitRuns(): { stop: () => Promise<string[]> } {
-  const seen: string[] = [];
-  let on = true;
-  const loop = (async () => {
-    while (on) {
-      const [a, b] = await Promise.all([truth("site1").catch(() => undefined), truth("site2").catch(() => undefined)]);
-      const running1 = new Set((a?.vms ?? []).filter((v) => v.powerState === "poweredOn").map((v) => v.instanceUuid));
-      for (const v of b?.vms ?? []) if (v.powerState === "poweredOn" && running1.has(v.instanceUuid)) seen.push(v.name);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    stop: async () => {
-      on = false;
-      await loop;
-      return seen;
-    },
-  };
-}
 
 describe("a PlannedMigration, its Failback and its Reprotect survive the operator being killed at every step boundary and between every act and its checkpoint", () => {
   it("converge, with every object changed at most once and no VM ever running at both sites", async () => {
     const [b1, b2, bs] = [await truth("site1"), await truth("site2"), await w.lab.control<Storage>("GET", "/truth/storage")];
     const hr = b1.vms.filter((v) => v.folder.startsWith("Protection Group 1"));
-    const sampler = sampleSplitRuns();
+    const sampler = sampleSplitRuns(w);
     const runs: FailoverRun[] = [];
     let restarts = 0;
     for (const [name, type] of [["pm-crash", "PlannedMigration"], ["fb-crash", "Failback"], ["rp-crash", "Reprotect"]] as const) {
       await w.kube.create(FailoverRunType, { metadata: { namespace: ns, name }, spec: { type, confirmation: type, protectionGroups: ["hr"], powerOn: { concurrency: 2 } } });
-      const r = await throughCrashes(name);
+      const r = await throughCrashes(w, ns, name, 900_000);
       expect(findCondition(r.run.status?.conditions, "Succeeded"), `${name}: ${JSON.stringify(r.run.status?.steps)}`).toMatchObject({ status: "True" });
       runs.push(r.run);
       restarts += r.restarts;

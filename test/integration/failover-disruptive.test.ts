@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, findCondition } from "../../src/api/v1alpha1/index.js";
 import type { FailoverRun, ProtectionGroup } from "../../src/api/v1alpha1/index.js";
 import { eventually, NamespaceType } from "../harness/kube.js";
+import { sampleSplitRuns } from "../harness/runs.js";
 import { World } from "../harness/world.js";
 
 /**
@@ -57,26 +58,6 @@ async function apply(name: string, spec: FailoverRun["spec"]): Promise<void> {
   await w.kube.create(FailoverRunType, { metadata: { namespace: ns, name }, spec });
 }
 
-/** Samples both vCenters' ground truth until stopped; records every instant a VM ran at both sites. */
-function sampleSplitRuns(): { stop: () => Promise<string[]> } {
-  const seen: string[] = [];
-  let on = true;
-  const loop = (async () => {
-    while (on) {
-      const [a, b] = await Promise.all([vms("site1").catch(() => []), vms("site2").catch(() => [])]);
-      const running1 = new Set(a.filter((v) => v.powerState === "poweredOn").map((v) => v.instanceUuid));
-      for (const v of b) if (v.powerState === "poweredOn" && running1.has(v.instanceUuid)) seen.push(v.name);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    stop: async () => {
-      on = false;
-      await loop;
-      return seen;
-    },
-  };
-}
 
 beforeAll(async () => {
   w = await World.start();
@@ -112,7 +93,7 @@ describe("PlannedMigration of Finance (HR stays at Site 1)", () => {
     const financeAt1 = (await vms("site1")).filter((v) => v.folder.startsWith("Protection Group 2"));
     const hrAt1 = (await vms("site1")).filter((v) => v.folder.startsWith("Protection Group 1"));
     expect(financeAt1.every((v) => v.powerState === "poweredOn")).toBe(true);
-    const sampler = sampleSplitRuns();
+    const sampler = sampleSplitRuns(w);
     await apply("pm-finance", { type: "PlannedMigration", protectionGroups: ["finance"], confirmation: "PlannedMigration", powerOn: { concurrency: 4 } });
     const r = await finished("pm-finance");
     expect(await sampler.stop()).toEqual([]);
@@ -183,7 +164,7 @@ describe("Failback and Reprotect of Finance", () => {
     writeFileSync(join(replica.dir, "failback-proof.txt"), proof);
     const financeAt2 = (await vms("site2")).filter((v) => v.folder.startsWith("DR/Site1-Protection Group 2") && v.powerState === "poweredOn");
     expect(financeAt2.length).toBeGreaterThan(0);
-    const sampler = sampleSplitRuns();
+    const sampler = sampleSplitRuns(w);
     await apply("fb-finance", { type: "Failback", protectionGroups: ["finance"], confirmation: "Failback", powerOn: { concurrency: 4 } });
     const r = await finished("fb-finance", 300_000);
     expect(await sampler.stop()).toEqual([]);

@@ -38,6 +38,37 @@ function sitesOf(i: PlanInput, g: ProtectionGroup): Sites | PlanResult {
   return { home, away, homeInv, awayInv };
 }
 
+/**
+ * One record per relationship of a group, for the volume the run acts on — the protected volume
+ * ("home", a failback's reverse-resync destination) or the replica ("away", a reprotect's resync
+ * destination) — with the other end as its peer.
+ */
+function returnVolumes(i: PlanInput, g: ProtectionGroup, sites: Sites, at: "home" | "away"): VolumeRecord[] | PlanResult {
+  const name = g.metadata.name;
+  const ns = g.metadata.namespace ?? "";
+  const out: VolumeRecord[] = [];
+  for (const ref of g.spec.replicationRefs) {
+    const rr = i.relationship(ns, ref);
+    if (!rr) return refuse("RelationshipNotFound", `ReplicationRelationship ${ns}/${ref} of ProtectionGroup ${name} does not exist`);
+    const carried = g.status?.volumes?.find((x) => x.relationship === ref);
+    const datastore = carried?.datastores[0];
+    if (!carried || datastore === undefined) return refuse("GroupNotReady", `ProtectionGroup ${name} does not know the datastore of relationship ${ref}`);
+    const [self, selfSite, other, otherSite] = at === "home" ? [rr.spec.source, sites.home, rr.spec.destination, sites.away] : [rr.spec.destination, sites.away, rr.spec.source, sites.home];
+    out.push({
+      group: name,
+      relationship: ref,
+      ...(self.controller !== undefined ? { controller: self.controller } : {}),
+      svm: svmOf(selfSite, self),
+      volume: self.volume,
+      copy: self.volume,
+      protocol: carried.protocol ?? "SAN",
+      datastore,
+      peer: { ...(other.controller !== undefined ? { controller: other.controller } : {}), svm: svmOf(otherSite, other), volume: other.volume },
+    });
+  }
+  return out;
+}
+
 /** Waves are the distinct priorities in order; a VM's wave is its priority's position. */
 function waved(i: PlanInput, volumes: VolumeRecord[], vms: VmRecord[], location: string): PlanResult {
   const waves = new Map<number, Set<string>>();
@@ -82,7 +113,6 @@ export function planFailback(i: PlanInput): PlanResult {
   if (i.groups.length === 0) return refuse("InvalidSpec", "no ProtectionGroup selected");
   for (const g of i.groups) {
     const name = g.metadata.name;
-    const ns = g.metadata.namespace ?? "";
     const f = g.status?.failover;
     const resuming = f?.state === "FailingBack" && f.type === "Failback";
     if (!resuming && (f?.state !== "FailedOver" || f.runningAt !== g.spec.recoverySiteRef)) {
@@ -104,24 +134,9 @@ export function planFailback(i: PlanInput): PlanResult {
         }
       }
     }
-    for (const ref of g.spec.replicationRefs) {
-      const rr = i.relationship(ns, ref);
-      if (!rr) return refuse("RelationshipNotFound", `ReplicationRelationship ${ns}/${ref} of ProtectionGroup ${name} does not exist`);
-      const carried = g.status?.volumes?.find((x) => x.relationship === ref);
-      const datastore = carried?.datastores[0];
-      if (!carried || datastore === undefined) return refuse("GroupNotReady", `ProtectionGroup ${name} does not know the datastore of relationship ${ref}`);
-      volumes.push({
-        group: name,
-        relationship: ref,
-        ...(rr.spec.source.controller !== undefined ? { controller: rr.spec.source.controller } : {}),
-        svm: svmOf(sites.home, rr.spec.source),
-        volume: rr.spec.source.volume,
-        copy: rr.spec.source.volume,
-        protocol: carried.protocol ?? "SAN",
-        datastore,
-        peer: { ...(rr.spec.destination.controller !== undefined ? { controller: rr.spec.destination.controller } : {}), svm: svmOf(sites.away, rr.spec.destination), volume: rr.spec.destination.volume },
-      });
-    }
+    const fv = returnVolumes(i, g, sites, "home");
+    if (!Array.isArray(fv)) return fv;
+    volumes.push(...fv);
     for (const [uuid, r] of records) {
       const pri = priorityOf(g, r.name);
       const home = sites.homeInv.vmByInstanceUuid(uuid);
@@ -158,7 +173,6 @@ export function planReprotect(i: PlanInput): PlanResult {
   if (i.groups.length === 0) return refuse("InvalidSpec", "no ProtectionGroup selected");
   for (const g of i.groups) {
     const name = g.metadata.name;
-    const ns = g.metadata.namespace ?? "";
     const f = g.status?.failover;
     if (!f) {
       const ready = findCondition(g.status?.conditions, ConditionType.Ready);
@@ -178,24 +192,9 @@ export function planReprotect(i: PlanInput): PlanResult {
     if (runningAway.length) {
       return refuse("RecoveryVmRunning", `VM(s) of ProtectionGroup ${name} run at Site ${sites.away.metadata.name}: ${runningAway.slice(0, 10).join(", ")}; a resync toward it would overwrite their disks. Fail the group back, or power them off`);
     }
-    for (const ref of g.spec.replicationRefs) {
-      const rr = i.relationship(ns, ref);
-      if (!rr) return refuse("RelationshipNotFound", `ReplicationRelationship ${ns}/${ref} of ProtectionGroup ${name} does not exist`);
-      const carried = g.status?.volumes?.find((x) => x.relationship === ref);
-      const datastore = carried?.datastores[0];
-      if (!carried || datastore === undefined) return refuse("GroupNotReady", `ProtectionGroup ${name} does not know the datastore of relationship ${ref}`);
-      volumes.push({
-        group: name,
-        relationship: ref,
-        ...(rr.spec.destination.controller !== undefined ? { controller: rr.spec.destination.controller } : {}),
-        svm: svmOf(sites.away, rr.spec.destination),
-        volume: rr.spec.destination.volume,
-        copy: rr.spec.destination.volume,
-        protocol: carried.protocol ?? "SAN",
-        datastore,
-        peer: { ...(rr.spec.source.controller !== undefined ? { controller: rr.spec.source.controller } : {}), svm: svmOf(sites.home, rr.spec.source), volume: rr.spec.source.volume },
-      });
-    }
+    const rv = returnVolumes(i, g, sites, "away");
+    if (!Array.isArray(rv)) return rv;
+    volumes.push(...rv);
     for (const [uuid, r] of records) {
       const away = sites.awayInv.vmByInstanceUuid(uuid);
       if (!away) continue;
