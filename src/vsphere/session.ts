@@ -20,7 +20,16 @@ export interface VsphereConnectionOptions {
   readonly tls: EndpointTls;
   /** Upper bound of one SOAP call (default 60 s). */
   readonly timeoutMs?: number;
+  /**
+   * Calls in flight at once on this session (default VCENTER_CONNECTIONS). A run's per-VM steps
+   * start up to `powerOn.concurrency` calls together; with fewer connections they queue here and
+   * the concurrency asked for is not the concurrency vCenter sees.
+   */
+  readonly maxConnections?: number;
 }
+
+/** Connections per vCenter session by default: a run at concurrency 64, the inventory watcher's long poll and the controllers' reads at once. */
+export const VCENTER_CONNECTIONS = 72;
 
 export interface SessionDeps {
   readonly clock: Clock;
@@ -77,7 +86,7 @@ export class VsphereSession {
 
   /** Connects: reads the service content (no session needed), then logs in. */
   static async open(o: VsphereConnectionOptions, deps: SessionDeps, signal?: AbortSignal): Promise<VsphereSession> {
-    const transport = new SoapTransport({ url: o.url, tls: o.tls, clock: deps.clock, metrics: deps.metrics, timeoutMs: o.timeoutMs });
+    const transport = new SoapTransport({ url: o.url, tls: o.tls, clock: deps.clock, metrics: deps.metrics, timeoutMs: o.timeoutMs, maxSockets: o.maxConnections ?? VCENTER_CONNECTIONS });
     try {
       const res = await transport.call("RetrieveServiceContent", SERVICE_INSTANCE, [], { signal, operation: "RetrieveServiceContent" });
       const rv = child(res, "returnval");
