@@ -83,7 +83,7 @@ function mediaClean(d: VmDevices): boolean {
  * every recovered VM moves to its group's isolated test portgroup (or is disconnected, with
  * networkMode Disconnected), keeping its MAC address and device type; CD-ROM and floppy drives
  * are disconnected and their ISO and image backings removed. Observed from the VM's devices
- * (read for the whole window in one round trip); a reconfigure is a vCenter task.
+ * (read in one round trip for the VMs a pass may act on; a VM whose reconfigure task succeeded is done); a reconfigure is a vCenter task.
  */
 export const isolateNetworks: BatchStep<RunContext, VmRecord> = {
   kind: "batch",
@@ -94,7 +94,8 @@ export const isolateNetworks: BatchStep<RunContext, VmRecord> = {
   label: (v) => v.name,
   concurrency: (ctx) => ctx.run.spec.powerOn?.concurrency ?? 10,
   async prepare(ctx, items, signal) {
-    const want = items.filter((v) => v.registeredAs && !v.op?.handle).slice(0, Math.max(8, 2 * (ctx.run.spec.powerOn?.concurrency ?? 10)));
+    // Only what this pass may act on: a VM whose reconfigure task just succeeded needs no read.
+    const want = items.filter((v) => v.registeredAs && !v.op?.handle).slice(0, Math.max(8, ctx.run.spec.powerOn?.concurrency ?? 10));
     const read = new Map<string, VmDevices>();
     for (const site of ctx.recoverySites()) {
       const refs = want.filter((v) => ctx.targetSiteName(v.group) === site.metadata.name).map((v) => moref("VirtualMachine", v.registeredAs ?? ""));
@@ -104,6 +105,11 @@ export const isolateNetworks: BatchStep<RunContext, VmRecord> = {
   },
   observeItem(ctx, vm, op): ItemObservation {
     if (op?.state === "running") return { kind: "InProgress", pollAfterMs: 500 };
+    if (op?.state === "success" && vm.network !== undefined) {
+      // vCenter applied the whole change (NICs and media) or none of it: its task's success is the world's answer.
+      if (vm.state === "Registered") vm.state = "Configured";
+      return { kind: "Done" };
+    }
     const d = devicesOf.get(ctx)?.get(vm.registeredAs ?? "");
     if (!d) return { kind: "Waiting", pollAfterMs: 200 };
     const targets = d.nics.map((n) => targetName(ctx, vm, n));
@@ -121,6 +127,7 @@ export const isolateNetworks: BatchStep<RunContext, VmRecord> = {
     const d = devicesOf.get(ctx)?.get(ref.value) ?? (await client.getVmDevices(ref, ctx.signal));
     const inv = ctx.inventory(site.metadata.name);
     const changes: NicChange[] = [];
+    vm.network = [...new Set(d.nics.map((n) => targetName(ctx, vm, n)))].join(",") || "none";
     for (const nic of d.nics) {
       const target = targetName(ctx, vm, nic);
       if (onTarget(ctx, vm, nic, target)) continue;
