@@ -238,8 +238,10 @@ class Pass {
     const items = step.items(ctx);
     for (const it of items) if (it.op?.step !== step.name) it.op = { step: step.name, attempts: 0 };
     const live = items.filter((it) => !it.op!.done);
+    const t0 = performance.now();
     const polled = await this.poll(live.flatMap((it) => (it.op!.handle ? [it.op!.handle] : [])));
     await step.prepare?.(ctx, live, this.signal);
+    const t1 = performance.now();
 
     let inflight = 0;
     let minPoll = Infinity;
@@ -331,6 +333,7 @@ class Pass {
     }
 
     const window = [...followUps, ...candidates.slice(0, Math.max(0, step.concurrency(ctx) - inflight))];
+    const t2 = performance.now();
     this.begin();
     rec.message = `${done.length} of ${items.length} done, ${inflight + window.length - followUps.length} in progress`;
     if (window.length === 0) return this.wait(Number.isFinite(minPoll) ? minPoll : AFTER_START_MS, undefined);
@@ -371,10 +374,16 @@ class Pass {
       }),
     );
     this.crash("after-act");
+    const t3 = performance.now();
     if (permanent) return this.stop("Failed", permanent.reason, permanent.message);
     rec.message = `${done.length} of ${items.length} done, ${window.length - followUps.length + inflight} in progress`;
     await this.save();
     this.crash("after-checkpoint");
+    const ms = (a: number, b: number): number => Math.round(b - a);
+    this.deps.log.debug(
+      { step: rec.name, items: items.length, done: done.length, acted: window.length, followUps: followUps.length, inflight, pollMs: ms(t0, t1), observeMs: ms(t1, t2), actMs: ms(t2, t3), saveMs: ms(t3, performance.now()) },
+      "Batch pass",
+    );
     return { kind: "Continue", requeueAfterMs: Math.min(minPoll, AFTER_START_MS) };
   }
 }
