@@ -6,7 +6,7 @@ import { noExternalMetrics } from "../../../src/metrics/external.js";
 import { systemClock } from "../../../src/util/clock.js";
 import { SoapTransport } from "../../../src/vsphere/soap/transport.js";
 import { VimFault, VsphereProtocolError, classifyVsphereError } from "../../../src/vsphere/errors.js";
-import { VsphereSession } from "../../../src/vsphere/session.js";
+import { VCENTER_CONNECTIONS, VsphereSession } from "../../../src/vsphere/session.js";
 import { PermanentError } from "../../../src/runtime/errors.js";
 
 let server: http.Server;
@@ -56,5 +56,37 @@ describe("SoapTransport with a misbehaving server", () => {
     await expect(VsphereSession.open({ url, username: "u", password: "p", tls: {} }, { clock: systemClock, metrics: noExternalMetrics, log: pino({ level: "silent" }) })).rejects.toThrow(
       /vCenter service content has no rootFolder/,
     );
+  });
+});
+
+describe("SoapTransport concurrency", () => {
+  it("has a run's 64 calls in flight at vCenter at once with the sessions' default connection count", async () => {
+    let open = 0;
+    let peak = 0;
+    const held: (() => void)[] = [];
+    const busy = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        open++;
+        peak = Math.max(peak, open);
+        const answer = (): void => {
+          open--;
+          res.writeHead(200, { "content-type": "text/xml" }).end(env("<CurrentTimeResponse><returnval>2026-01-01T00:00:00Z</returnval></CurrentTimeResponse>"));
+        };
+        held.push(answer);
+        // Everyone waits until 64 are open (or the calls' timeout ends the test).
+        if (open >= 64) for (const a of held.splice(0)) a();
+      });
+    });
+    await new Promise<void>((r) => busy.listen(0, "127.0.0.1", r));
+    try {
+      const t = new SoapTransport({ url: `http://127.0.0.1:${(busy.address() as AddressInfo).port}`, tls: {}, clock: systemClock, metrics: noExternalMetrics, timeoutMs: 5_000, maxSockets: VCENTER_CONNECTIONS });
+      await Promise.all(Array.from({ length: 64 }, () => t.call("CurrentTime", { type: "ServiceInstance", value: "ServiceInstance" }, [])));
+      expect(peak).toBe(64);
+      t.close();
+    } finally {
+      for (const a of held.splice(0)) a();
+      await new Promise<void>((r) => busy.close(() => r()));
+    }
   });
 });
