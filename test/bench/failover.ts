@@ -1,0 +1,342 @@
+// Benchmark of the FailoverRun engine (issue 9) against the lab. Prints numbers; asserts nothing.
+//   A. A Test of 1,000 VMs (two groups of 500 over 10 VMFS datastores and Finance's NFS one) with
+//      the lab's vCenter answering RegisterVM in 300 ms, ReconfigVM in 200 ms and PowerOnVM in 1 s,
+//      and guests reporting tools 2 s after power-on, at powerOn.concurrency 8, 32 and 64. For each:
+//      the run's RTO (first step start → last VM ready), the critical-path lower bound at that
+//      concurrency (computed from the delays and the run's waves), the time of the storage steps,
+//      the status and shard writes the run cost (from the API server's own request counters), and
+//      the operator's peak RSS. Then the VMbook appendix A algorithm on the same lab as a baseline.
+//   B. A Test of 5,000 VMs at concurrency 64: it completes, the FailoverRun object's size and its
+//      shards' sizes, peak RSS.
+// Knobs: BENCH_VMS_PER_GROUP (500), BENCH_CONCURRENCY ("8,32,64"), BENCH_BASELINE_VMS (60: the
+// baseline is strictly sequential, so its time is measured on a sample and scaled to the run's
+// size), BENCH_LARGE_VMS_PER_GROUP (2500; 0 skips part B).
+import https from "node:https";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
+import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, findCondition } from "../../src/api/v1alpha1/index.js";
+import type { FailoverRun, ProtectionGroup, VmRecord } from "../../src/api/v1alpha1/index.js";
+import { RunStore } from "../../src/controllers/failover-run/store.js";
+import { ConfigMapType } from "../../src/controllers/protection-group/records.js";
+import { noExternalMetrics } from "../../src/metrics/external.js";
+import { systemClock } from "../../src/util/clock.js";
+import type { MoRef, TaskRef } from "../../src/vsphere/types.js";
+import { VsphereSession } from "../../src/vsphere/session.js";
+import { VcenterClient } from "../../src/vsphere/vcenter.js";
+import { NamespaceType } from "../harness/kube.js";
+import { REPO_ROOT } from "../harness/processes.js";
+import { vcenterOptions } from "../harness/vsphere.js";
+import { World } from "../harness/world.js";
+
+const NS = "dr";
+const DELAYS = { register: 0.3, reconfigure: 0.2, powerOn: 1, tools: 2 };
+const LAB_DELAYS = ["--vcenter-method-delay", "RegisterVM_Task=300ms,ReconfigVM_Task=200ms,PowerOnVM_Task=1s", "--guest-boot", "2s"];
+const perGroup = Number(process.env.BENCH_VMS_PER_GROUP ?? 500);
+const concurrencies = (process.env.BENCH_CONCURRENCY ?? "8,32,64").split(",").map(Number);
+const baselineVms = Number(process.env.BENCH_BASELINE_VMS ?? 60);
+const largePerGroup = Number(process.env.BENCH_LARGE_VMS_PER_GROUP ?? 2500);
+const DATASTORES_PER_GROUP = 5;
+
+const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
+const kib = (bytes: number): string => (bytes / 1024).toFixed(1);
+const secs = (ms: number): string => (ms / 1000).toFixed(1);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function deployedNodeOptions(): string {
+  const m = /name: NODE_OPTIONS\s+value: (.+)/.exec(readFileSync(join(REPO_ROOT, "deploy/manager/deployment.yaml"), "utf8"));
+  if (!m?.[1]) throw new Error("NODE_OPTIONS not found in deploy/manager/deployment.yaml");
+  return m[1].trim();
+}
+
+const volumesOf = (g: 1 | 2): string[] => [
+  ...Array.from({ length: DATASTORES_PER_GROUP }, (_, k) => `RG${g}FV${k + 1}`),
+  ...(g === 2 ? [`RG2FV${DATASTORES_PER_GROUP + 1}`] : []),
+];
+
+async function setup(w: World): Promise<void> {
+  await w.kube.create(NamespaceType, { metadata: { name: NS } });
+  await w.applySites({ site2: (s) => (s.spec.storage.controllers[0]!.nfsAddress = "30.1.1.50") });
+  for (const vol of [...volumesOf(1), ...volumesOf(2)]) {
+    await w.kube.create(ReplicationRelationshipType, {
+      metadata: { namespace: NS, name: vol.toLowerCase() },
+      spec: { source: { siteRef: "site1", volume: vol }, destination: { siteRef: "site2", volume: `${vol}_SM` }, rpo: "2h" },
+    });
+  }
+  const group = (name: string, label: string, folder: string, refs: string[]): ProtectionGroup => ({
+    metadata: { namespace: NS, name },
+    spec: {
+      protectedSiteRef: "site1",
+      recoverySiteRef: "site2",
+      replicationRefs: refs.map((r) => r.toLowerCase()),
+      vms: { folder },
+      shadow: { rootFolder: "DR", folderNameMapping: { prefix: "Site1-" }, resourcePool: `Site1-${name}` },
+      testPortgroup: "Site2-Test-Isolated",
+      // The VMbook's shape: the database tier first, the applications once it is ready.
+      powerOn: {
+        priorityGroups: [
+          { name: "databases", priority: 1, vms: [`${label} Database`, `${label} - Entry System`] },
+          { name: "apps", priority: 2, vms: [`${label}-App*`], dependsOn: ["databases"] },
+        ],
+      },
+    },
+  });
+  await w.kube.create(ProtectionGroupType, group("hr", "HR", "Protection Group 1", volumesOf(1)));
+  await w.kube.create(ProtectionGroupType, group("finance", "Finance", "Protection Group 2", volumesOf(2)));
+}
+
+async function groupsReady(w: World): Promise<void> {
+  for (;;) {
+    const gs = (await w.kube.list(ProtectionGroupType, { namespace: NS })).items;
+    if (gs.length === 2 && gs.every((g) => findCondition(g.status?.conditions, "Ready")?.status === "True")) return;
+    await sleep(500);
+  }
+}
+
+/** The API server's own counters of writes to FailoverRun status and ConfigMaps (the run's VM shards). */
+async function apiserverWrites(w: World): Promise<{ status: number; configmaps: number }> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(w.cp.kubeconfigPath);
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const text = await new Promise<string>((resolve, reject) => {
+    const req = https.get(new URL("/metrics", kc.getCurrentCluster()!.server), { ...opts, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    });
+    req.on("error", reject);
+  });
+  let status = 0;
+  let configmaps = 0;
+  for (const m of text.matchAll(/^apiserver_request_total\{([^}]*)\} (\S+)$/gm)) {
+    const ls: Record<string, string | undefined> = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (!["PUT", "PATCH", "POST"].includes(ls["verb"] ?? "")) continue;
+    if (ls["resource"] === "failoverruns" && ls["subresource"] === "status") status += Number(m[2]);
+    if (ls["resource"] === "configmaps") configmaps += Number(m[2]);
+  }
+  return { status, configmaps };
+}
+
+/** Peak operator RSS while `f` runs, sampled from its metrics. */
+async function withRss<T>(w: World, f: () => Promise<T>): Promise<{ value: T; peakRss: number }> {
+  let peakRss = 0;
+  const sampler = setInterval(() => {
+    w.metric("vmdr_process_resident_memory_bytes").then((v) => (peakRss = Math.max(peakRss, v ?? 0)), () => undefined);
+  }, 250);
+  try {
+    return { value: await f(), peakRss };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+async function runToEnd(w: World, name: string, spec: FailoverRun["spec"]): Promise<FailoverRun> {
+  await w.kube.create(FailoverRunType, { metadata: { namespace: NS, name }, spec });
+  for (;;) {
+    const r = await w.kube.get(FailoverRunType, { namespace: NS, name });
+    const c = findCondition(r?.status?.conditions, "Succeeded");
+    if (r && c && c.status !== "Unknown") {
+      if (c.status !== "True") throw new Error(`${name}: ${c.reason}: ${c.message}`);
+      return r;
+    }
+    await sleep(200);
+  }
+}
+
+async function vmsOf(w: World, run: FailoverRun): Promise<VmRecord[]> {
+  return (await RunStore.load(w.kube, run, new Map(), AbortSignal.timeout(30_000))).vms;
+}
+
+/**
+ * The shortest time the VM work of this run can take at concurrency c with the lab's delays, as
+ * the run is planned: every VM registered (no placeholders) and reconfigured once, c calls in
+ * flight at a time, then the waves in order, each one powered on c at a time and ready 2 s
+ * after its last power-on.
+ */
+function criticalPath(vms: readonly VmRecord[], c: number): number {
+  const registered = vms.filter((v) => !v.placeholder && !v.auxiliary).length;
+  const perWave = new Map<number, number>();
+  for (const v of vms) perWave.set(v.wave, (perWave.get(v.wave) ?? 0) + 1);
+  let s = Math.ceil(registered / c) * DELAYS.register + Math.ceil(vms.length / c) * DELAYS.reconfigure;
+  for (const n of perWave.values()) s += Math.ceil(n / c) * DELAYS.powerOn + DELAYS.tools;
+  return s * 1000;
+}
+
+const STORAGE_STEPS = new Set(["CloneVolumes", "PresentStorage", "RescanHosts", "MountDatastores", "FindVms"]);
+
+function stepTimes(run: FailoverRun): { storageMs: number; line: string } {
+  let storageMs = 0;
+  const parts: string[] = [];
+  for (const s of run.status?.steps ?? []) {
+    if (!s.startedAt || !s.completedAt) continue;
+    const ms = Date.parse(s.completedAt) - Date.parse(s.startedAt);
+    if (STORAGE_STEPS.has(s.name)) storageMs += ms;
+    if (ms >= 100) parts.push(`${s.name} ${secs(ms)}`);
+  }
+  return { storageMs, line: parts.join(", ") };
+}
+
+async function cleanup(w: World, name: string, testRun: string): Promise<void> {
+  await runToEnd(w, name, { type: "CleanupTest", testRun });
+}
+
+// ---- the VMbook appendix A algorithm, as a baseline -----------------------------------------
+
+async function waitTask(client: VcenterClient, t: TaskRef): Promise<void> {
+  for (;;) {
+    const [s] = await client.getTasks([t.task]);
+    if (s?.state === "success") return;
+    if (s?.state === "error") throw new Error(`task ${t.task.value} failed: ${s.error?.message ?? "?"}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * Appendix A's PowerShell/PowerCLI loop on the recovery vCenter: for each VM, power off and
+ * unregister it if it is registered, register it (one at a time, waiting for each), reconfigure it
+ * twice (its NICs disconnected, then its media), and power the VMs on three at a time, scanning the inventory every
+ * 3 s for questions to answer until each batch is on. The storage is already presented.
+ */
+async function appendixA(w: World, vms: readonly VmRecord[]): Promise<number> {
+  const session = await VsphereSession.open(vcenterOptions(w.lab, "site2"), { clock: systemClock, metrics: noExternalMetrics, log: pino({ level: "silent" }) });
+  const client = new VcenterClient(session);
+  try {
+    const dc = (await client.findDatacenter("Site 2"))!;
+    // Where each VM lives now (read once, outside the timing: the script has it in its CSV).
+    const where = new Map<string, { ref: MoRef; folder: MoRef; pool: MoRef }>();
+    for (const o of await client.readInventory(dc.vmFolder!)) {
+      if (o.kind === "VirtualMachine" && o.info.instanceUuid && o.info.parent && o.info.resourcePool) {
+        where.set(o.info.instanceUuid, { ref: o.info.ref, folder: o.info.parent, pool: o.info.resourcePool });
+      }
+    }
+    const t0 = performance.now();
+    const registered: MoRef[] = [];
+    for (const v of vms) {
+      const at = where.get(v.instanceUuid);
+      if (!at) throw new Error(`${v.name} is not registered at Site 2`);
+      const off = await client.powerOff(at.ref);
+      if (off !== "Done") await waitTask(client, off);
+      await client.unregisterVm(at.ref);
+      await waitTask(client, await client.registerVm({ folder: at.folder, pool: at.pool, vmxPath: v.vmx }));
+      registered.push((await client.findVmByInstanceUuid(v.instanceUuid, dc.ref))!);
+    }
+    for (const vm of registered) {
+      const devices = await client.getVmDevices(vm);
+      await waitTask(client, await client.reconfigureVm(vm, devices, { nics: devices.nics.map((n) => ({ key: n.key, connected: false, startConnected: false })) }));
+      await waitTask(client, await client.reconfigureVm(vm, devices, { disconnectMedia: true }));
+    }
+    for (let i = 0; i < registered.length; i += 3) {
+      const batch = registered.slice(i, i + 3);
+      for (const vm of batch) await client.powerOn(vm);
+      for (;;) {
+        await sleep(3_000);
+        const inventory = await client.readInventory(dc.vmFolder!);
+        const mine = inventory.filter((o) => o.kind === "VirtualMachine" && batch.some((b) => b.value === o.info.ref.value));
+        for (const o of mine) {
+          if (o.kind !== "VirtualMachine" || !o.info.question) continue;
+          const keep = o.info.question.choices.find((c) => /moved/i.test(c.label)) ?? o.info.question.choices[0]!;
+          await client.answerQuestion(o.info.ref, o.info.question.id, keep.key);
+        }
+        if (mine.length === batch.length && mine.every((o) => o.kind === "VirtualMachine" && o.info.powerState === "poweredOn" && !o.info.question)) break;
+      }
+    }
+    const ms = performance.now() - t0;
+    // Out of the timing: unregister what the baseline registered, so the cleanup finds the run's own.
+    for (const vm of registered) {
+      const off = await client.powerOff(vm);
+      if (off !== "Done") await waitTask(client, off);
+      await client.unregisterVm(vm);
+    }
+    return ms;
+  } finally {
+    await session.close();
+  }
+}
+
+// ---- parts ----------------------------------------------------------------------------------
+
+async function partA(): Promise<void> {
+  const t0 = performance.now();
+  const w = await World.start({
+    labArgs: ["--vms-per-group", String(perGroup), "--datastores-per-group", String(DATASTORES_PER_GROUP), ...LAB_DELAYS],
+    operatorEnv: { NODE_OPTIONS: deployedNodeOptions() },
+  });
+  try {
+    await setup(w);
+    w.startOperator([`--log-level=${process.env.BENCH_LOG_LEVEL ?? "info"}`]);
+    await groupsReady(w);
+    console.log(`A. ${2 * perGroup} protected VMs over ${2 * DATASTORES_PER_GROUP} VMFS datastores and one NFS datastore; groups Ready ${secs(performance.now() - t0)} s after start`);
+    let last: { run: FailoverRun; vms: VmRecord[] } | undefined;
+    const rtos = new Map<number, number>();
+    for (const c of concurrencies) {
+      const name = `bench-c${c}`;
+      const before = await apiserverWrites(w);
+      const applied = performance.now();
+      const { value: run, peakRss } = await withRss(w, () => runToEnd(w, name, { type: "Test", protectionGroups: ["hr", "finance"], powerOn: { concurrency: c } }));
+      const wall = performance.now() - applied;
+      const after = await apiserverWrites(w);
+      const vms = await vmsOf(w, run);
+      const rto = (run.status?.rtoSeconds ?? NaN) * 1000;
+      rtos.set(c, rto);
+      const bound = criticalPath(vms, c);
+      const steps = stepTimes(run);
+      const failed = vms.filter((v) => v.state === "Failed").length;
+      console.log(
+        `  concurrency ${c}: RTO ${secs(rto)} s (apply → Succeeded ${secs(wall)} s); critical-path bound ${secs(bound)} s → ${(rto / bound).toFixed(2)}x;` +
+          ` VM work alone ${secs(rto - steps.storageMs)} s → ${((rto - steps.storageMs) / bound).toFixed(2)}x; storage steps ${secs(steps.storageMs)} s;` +
+          ` ${vms.length} VMs, ${failed} failed; writes: ${after.status - before.status} status, ${after.configmaps - before.configmaps} ConfigMap; peak RSS ${mib(peakRss)} MiB`,
+      );
+      console.log(`    steps: ${steps.line}`);
+      if (c === concurrencies[concurrencies.length - 1]) last = { run, vms };
+      else await cleanup(w, `cleanup-c${c}`, name);
+    }
+    if (last && baselineVms > 0) {
+      const sample = last.vms.filter((v) => !v.auxiliary).slice(0, baselineVms);
+      const ms = await appendixA(w, sample);
+      const scaled = (ms / sample.length) * last.vms.length;
+      const c = concurrencies[concurrencies.length - 1]!;
+      console.log(
+        `  VMbook appendix A baseline: ${sample.length} VMs in ${secs(ms)} s (${(ms / sample.length / 1000).toFixed(2)} s per VM) → ${secs(scaled)} s for ${last.vms.length} VMs;` +
+          ` the run at concurrency ${c} is ${(scaled / rtos.get(c)!).toFixed(1)}x faster`,
+      );
+      await cleanup(w, "cleanup-last", last.run.metadata.name);
+    }
+  } finally {
+    await w.stop();
+  }
+}
+
+async function partB(): Promise<void> {
+  const t0 = performance.now();
+  const w = await World.start({
+    labArgs: ["--vms-per-group", String(largePerGroup), "--datastores-per-group", String(DATASTORES_PER_GROUP), ...LAB_DELAYS],
+    operatorEnv: { NODE_OPTIONS: deployedNodeOptions() },
+  });
+  try {
+    await setup(w);
+    w.startOperator([`--log-level=${process.env.BENCH_LOG_LEVEL ?? "info"}`]);
+    await groupsReady(w);
+    console.log(`B. ${2 * largePerGroup} protected VMs; groups Ready ${secs(performance.now() - t0)} s after start`);
+    const before = await apiserverWrites(w);
+    const { value: run, peakRss } = await withRss(w, () => runToEnd(w, "bench-large", { type: "Test", protectionGroups: ["hr", "finance"], powerOn: { concurrency: 64 } }));
+    const after = await apiserverWrites(w);
+    const vms = await vmsOf(w, run);
+    const bound = criticalPath(vms, 64);
+    const rto = (run.status?.rtoSeconds ?? NaN) * 1000;
+    const size = Buffer.byteLength(JSON.stringify(run));
+    const shards = await Promise.all((run.status?.vmShards ?? []).map(async (s) => Buffer.byteLength(JSON.stringify(await w.kube.get(ConfigMapType, { namespace: NS, name: s.name })))));
+    console.log(
+      `  ${vms.length} VMs at concurrency 64: RTO ${secs(rto)} s, bound ${secs(bound)} s → ${(rto / bound).toFixed(2)}x; ${vms.filter((v) => v.state === "Failed").length} failed;` +
+        ` FailoverRun object ${kib(size)} KiB, ${shards.length} shard ConfigMaps of at most ${kib(Math.max(...shards))} KiB;` +
+        ` writes: ${after.status - before.status} status, ${after.configmaps - before.configmaps} ConfigMap; peak RSS ${mib(peakRss)} MiB`,
+    );
+    console.log(`    steps: ${stepTimes(run).line}`);
+  } finally {
+    await w.stop();
+  }
+}
+
+await partA();
+if (largePerGroup > 0) await partB();
