@@ -17,6 +17,14 @@ export interface EngineDeps {
   readonly log: Logger;
   /** Called at every step start, success, failure, block, retry and skip (for Events and metrics). */
   readonly onStep?: (rec: StepRecord, event: StepEvent, message: string) => void;
+  /**
+   * Streaming passes (batch steps that ask for them): waits ms or, with wake, until the world the
+   * run works on changes (an inventory update at its Sites), whichever is first. Without it every
+   * batch step runs one window per pass.
+   */
+  readonly wait?: (ms: number, signal: AbortSignal, wake: boolean) => Promise<void>;
+  /** Streaming passes: called before each look, so observe sees the world as it is now. */
+  readonly refresh?: () => void;
   /** Test-only: called at each crash point; may end the process. */
   readonly crash?: (point: CrashPoint, step: string) => void;
 }
@@ -27,6 +35,11 @@ const AFTER_START_MS = 1_000;
 /** How long to stay away after a transient failure of an act (unreachable endpoint and the like). */
 const TRANSIENT_RETRY_MS = 5_000;
 const RETRY_BACKOFF = { baseMs: 2_000, maxMs: 60_000 };
+/** A streaming pass: how long it may go on, how often it checkpoints, how long it waits for a change before it looks anyway, and how close together its looks may be. */
+const STREAM_PASS_MS = 10_000;
+const STREAM_SAVE_MS = 1_000;
+const LOOK_INTERVAL_MS = 150;
+const LOOK_SPACING_MS = 50;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 /** A handle the poll did not answer for: the system does not know it (any more). */
@@ -233,31 +246,77 @@ class Pass {
 
   async batch<C, I extends BatchItem>(step: BatchStep<C, I>, ctx: C): Promise<PassOutcome> {
     const rec = this.rec;
-    const now = this.now();
-    const max = step.maxAttempts ?? DEFAULT_ATTEMPTS;
     const items = step.items(ctx);
     for (const it of items) if (it.op?.step !== step.name) it.op = { step: step.name, attempts: 0 };
-    const live = items.filter((it) => !it.op!.done);
     const t0 = performance.now();
-    const polled = await this.poll(live.flatMap((it) => (it.op!.handle ? [it.op!.handle] : [])));
-    await step.prepare?.(ctx, live, this.signal);
-    const t1 = performance.now();
+    const look = await this.look(step, ctx, items, new Set<I>());
+    if (look.fail) return this.stop("Failed", look.fail.reason, look.fail.message);
+    if (look.unknown.length) {
+      const { unknown } = look;
+      return this.stop(
+        "Blocked",
+        "CreateIncomplete",
+        `${rec.name} started on ${unknown.length} item(s) whose outcome was not recorded and cannot be observed: ${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? ", …" : ""}`,
+      );
+    }
+    const through = this.through(step, items);
+    if (through) return through;
+    if (step.stream && step.idempotent && this.deps.wait) return this.stream(step, ctx, items, look);
 
-    let inflight = 0;
-    let minPoll = Infinity;
-    const candidates: I[] = [];
-    const followUps: I[] = [];
-    const unknown: string[] = [];
+    const now = this.now();
+    const { followUps, candidates, inflight, minPoll } = look;
+    const done = items.filter((it) => it.op!.done);
+    const window = [...followUps, ...candidates.slice(0, Math.max(0, step.concurrency(ctx) - inflight))];
+    const t2 = performance.now();
+    this.begin();
+    rec.message = `${done.length} of ${items.length} done, ${inflight + window.length - followUps.length} in progress`;
+    if (window.length === 0) return this.wait(Number.isFinite(minPoll) ? minPoll : AFTER_START_MS, undefined);
+    for (const it of window) this.claim(step, it, now);
+    if (!step.idempotent) {
+      await this.save();
+      this.crash("after-intent");
+    }
+    this.crash("before-act");
+    const permanent = (await Promise.all(window.map((it) => this.actItem(step, ctx, it, now)))).find((p) => p !== undefined);
+    this.crash("after-act");
+    const t3 = performance.now();
+    if (permanent) return this.stop("Failed", permanent.reason, permanent.message);
+    rec.message = `${done.length} of ${items.length} done, ${window.length - followUps.length + inflight} in progress`;
+    await this.save();
+    this.crash("after-checkpoint");
+    const ms = (a: number, b: number): number => Math.round(b - a);
+    this.deps.log.debug(
+      { step: rec.name, items: items.length, done: done.length, acted: window.length, followUps: followUps.length, inflight, lookMs: ms(t0, t2), actMs: ms(t2, t3), saveMs: ms(t3, performance.now()) },
+      "Batch pass",
+    );
+    return { kind: "Continue", requeueAfterMs: Math.min(minPoll, AFTER_START_MS) };
+  }
+
+  /**
+   * One look at a batch step's live items (all but those whose act is under way): their handles
+   * polled in one round trip per system, the step's preparation, and observe for each. Settles
+   * what observe settles (done, failed, skipped, timed out, attempts used up) on the items' records.
+   */
+  private async look<C, I extends BatchItem>(step: BatchStep<C, I>, ctx: C, items: readonly I[], acting: ReadonlySet<I>, parked?: Map<I, number>): Promise<Look<I>> {
+    const now = this.now();
+    const max = step.maxAttempts ?? DEFAULT_ATTEMPTS;
+    const live = items.filter((it) => !it.op!.done && !acting.has(it));
+    const busy = live.filter((it) => it.op!.handle).length + acting.size;
+    const polled = await this.poll(live.flatMap((it) => (it.op!.handle ? [it.op!.handle] : [])));
+    await step.prepare?.(ctx, live, this.signal, Math.max(0, step.concurrency(ctx) - busy));
+    const out: Look<I> = { candidates: [], followUps: [], inflight: 0, minPoll: Infinity, unknown: [] };
+    const mono = this.deps.clock.monotonic();
     for (const it of live) {
       const op = it.op!;
       const p = op.handle ? (polled.get(handleKey(op.handle)) ?? unknownOp(op.handle)) : undefined;
+      if (!p && (parked?.get(it) ?? 0) > mono) continue; // observed lately and asked to be left a while (readiness probes)
       let obs: ItemObservation;
       try {
         obs = await step.observeItem(ctx, it, p);
       } catch (err) {
         if (!(err instanceof OperatorError && err.class === "Permanent")) throw err;
         // Permanent for this item: it fails (and with failWhenItemsFail, the step) like a failed act.
-        if (step.failWhenItemsFail) return this.stop("Failed", err.reason, `${step.label(it)}: ${messageOf(err)}`);
+        if (step.failWhenItemsFail) return { ...out, fail: { reason: err.reason, message: `${step.label(it)}: ${messageOf(err)}` } };
         obs = { kind: "Failed", message: messageOf(err) };
       }
       if (p && p.state !== "running") op.handle = undefined;
@@ -278,19 +337,20 @@ class Pass {
         continue;
       }
       if (obs.kind === "InProgress") {
-        if (op.handle) inflight++;
-        minPoll = Math.min(minPoll, obs.pollAfterMs);
+        if (op.handle) out.inflight++;
+        else parked?.set(it, mono + obs.pollAfterMs);
+        out.minPoll = Math.min(out.minPoll, obs.pollAfterMs);
         continue;
       }
       if (obs.kind === "Waiting") {
-        minPoll = Math.min(minPoll, obs.pollAfterMs ?? 2_000);
+        out.minPoll = Math.min(out.minPoll, obs.pollAfterMs ?? 2_000);
         continue;
       }
       if (op.handle) {
         // Observe wants an act while our operation still runs (a question under a power-on): the
         // item already holds its slot, so the follow-up never waits for one.
-        inflight++;
-        followUps.push(it);
+        out.inflight++;
+        out.followUps.push(it);
         continue;
       }
       if (p?.state === "failure") {
@@ -304,86 +364,181 @@ class Pass {
         op.notBefore = iso(now + backoffDelay(op.attempts - 1, RETRY_BACKOFF));
       }
       if (op.intentAt && !step.idempotent && !op.handle) {
-        unknown.push(`${step.label(it)}${obs.kind === "Unknown" ? `: ${obs.why}` : ""}`);
+        out.unknown.push(`${step.label(it)}${obs.kind === "Unknown" ? `: ${obs.why}` : ""}`);
         continue;
       }
       const notBefore = op.notBefore ? Date.parse(op.notBefore) - now : 0;
       if (notBefore > 0) {
-        minPoll = Math.min(minPoll, notBefore);
+        out.minPoll = Math.min(out.minPoll, notBefore);
         continue;
       }
-      candidates.push(it);
+      out.candidates.push(it);
     }
-    if (unknown.length) {
-      return this.stop(
-        "Blocked",
-        "CreateIncomplete",
-        `${rec.name} started on ${unknown.length} item(s) whose outcome was not recorded and cannot be observed: ${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? ", …" : ""}`,
-      );
-    }
-    const done = items.filter((it) => it.op!.done);
-    if (done.length === items.length) {
-      const failed = done.filter((it) => it.op!.settled === "Failed");
-      const skipped = done.filter((it) => it.op!.settled === "Skipped");
-      const summary = `${done.length - failed.length - skipped.length} of ${items.length} done${failed.length ? `, ${failed.length} failed` : ""}${skipped.length ? `, ${skipped.length} skipped` : ""}`;
-      if (failed.length && step.failWhenItemsFail) {
-        return this.stop("Failed", "StepFailed", `${summary}: ${failed.slice(0, 5).map((f) => `${step.label(f)}: ${f.op!.error}`).join("; ")}`);
-      }
-      return this.succeed(summary);
-    }
+    return out;
+  }
 
-    const window = [...followUps, ...candidates.slice(0, Math.max(0, step.concurrency(ctx) - inflight))];
-    const t2 = performance.now();
-    this.begin();
-    rec.message = `${done.length} of ${items.length} done, ${inflight + window.length - followUps.length} in progress`;
-    if (window.length === 0) return this.wait(Number.isFinite(minPoll) ? minPoll : AFTER_START_MS, undefined);
-    for (const it of window) {
-      const op = it.op!;
-      op.attempts += 1;
-      op.startedAt ??= iso(now);
-      op.notBefore = undefined;
-      if (!step.idempotent) op.intentAt = iso(now);
+  /** The step's outcome once every item is settled; undefined while some are not. */
+  private through<C, I extends BatchItem>(step: BatchStep<C, I>, items: readonly I[]): Promise<PassOutcome> | undefined {
+    const done = items.filter((it) => it.op!.done);
+    if (done.length !== items.length) return undefined;
+    const failed = done.filter((it) => it.op!.settled === "Failed");
+    const skipped = done.filter((it) => it.op!.settled === "Skipped");
+    const summary = `${done.length - failed.length - skipped.length} of ${items.length} done${failed.length ? `, ${failed.length} failed` : ""}${skipped.length ? `, ${skipped.length} skipped` : ""}`;
+    if (failed.length && step.failWhenItemsFail) {
+      return this.stop("Failed", "StepFailed", `${summary}: ${failed.slice(0, 5).map((f) => `${step.label(f)}: ${f.op!.error}`).join("; ")}`);
     }
-    if (!step.idempotent) {
-      await this.save();
-      this.crash("after-intent");
-    }
-    this.crash("before-act");
+    return this.succeed(summary);
+  }
+
+  /** Counts an act against the item and, for a non-idempotent step, records its intent (saved before the act). */
+  private claim<C, I extends BatchItem>(step: BatchStep<C, I>, it: I, now: number): void {
+    const op = it.op!;
+    op.attempts += 1;
+    op.startedAt ??= iso(now);
+    op.notBefore = undefined;
+    if (!step.idempotent) op.intentAt = iso(now);
+  }
+
+  /** Acts on one item and records what came of it; a permanent error that fails the step is returned. */
+  private async actItem<C, I extends BatchItem>(step: BatchStep<C, I>, ctx: C, it: I, now: number): Promise<{ reason: string; message: string } | undefined> {
+    const op = it.op!;
     let permanent: { reason: string; message: string } | undefined;
-    await Promise.all(
-      window.map(async (it) => {
-        const op = it.op!;
-        try {
-          const result = await step.actItem(ctx, it);
-          if (result.kind === "Started") op.handle = result.handles[0];
-        } catch (err) {
-          const message = messageOf(err);
-          if (err instanceof OperatorError && err.class === "Permanent") {
-            step.failItem(ctx, it, message, "Failed");
-            Object.assign(op, { done: true, settled: "Failed", error: message });
-            if (step.failWhenItemsFail) permanent = { reason: err.reason, message: `${step.label(it)}: ${message}` };
-          } else {
-            op.attempts -= 1;
-            op.error = message;
-            op.notBefore = iso(now + (err instanceof OperatorError && err.class === "Wait" ? (err as WaitError).retryAfterMs : TRANSIENT_RETRY_MS));
-            if (!(step.idempotent || (err instanceof OperatorError && err.class === "Wait"))) return; // keep the intent: it may have happened
-            this.deps.log.warn({ step: rec.name, item: step.label(it), err }, "Step action failed for an item; will retry");
+    try {
+      const result = await step.actItem(ctx, it);
+      if (result.kind === "Started") op.handle = result.handles[0];
+    } catch (err) {
+      const message = messageOf(err);
+      if (err instanceof OperatorError && err.class === "Permanent") {
+        step.failItem(ctx, it, message, "Failed");
+        Object.assign(op, { done: true, settled: "Failed", error: message });
+        if (step.failWhenItemsFail) permanent = { reason: err.reason, message: `${step.label(it)}: ${message}` };
+      } else {
+        op.attempts -= 1;
+        op.error = message;
+        op.notBefore = iso(now + (err instanceof OperatorError && err.class === "Wait" ? (err as WaitError).retryAfterMs : TRANSIENT_RETRY_MS));
+        if (!(step.idempotent || (err instanceof OperatorError && err.class === "Wait"))) return undefined; // keep the intent: it may have happened
+        this.deps.log.warn({ step: this.rec.name, item: step.label(it), err }, "Step action failed for an item; will retry");
+      }
+    }
+    op.intentAt = undefined;
+    return permanent;
+  }
+
+  /**
+   * A streaming pass (idempotent steps that ask for it): instead of starting one window and
+   * waiting for all of it, a slot is refilled as soon as its operation is over, for up to
+   * STREAM_PASS_MS. The items are looked at again whenever an act returns or the world changes
+   * (deps.wait), at most every LOOK_SPACING_MS; progress (handles, item states) is checkpointed at
+   * most every STREAM_SAVE_MS and at the end. A crash loses at most the handles of the last
+   * interval: the step is idempotent, so observe finds what those operations did.
+   */
+  private async stream<C, I extends BatchItem>(step: BatchStep<C, I>, ctx: C, items: readonly I[], first: Look<I>): Promise<PassOutcome> {
+    const rec = this.rec;
+    const clock = this.deps.clock;
+    const concurrency = step.concurrency(ctx);
+    const deadline = clock.monotonic() + STREAM_PASS_MS;
+    const acting = new Map<I, Promise<void>>();
+    const parked = new Map<I, number>();
+    let look = first;
+    let permanent: { reason: string; message: string } | undefined;
+    let failure: unknown;
+    let started = 0;
+    let unsaved = 0;
+    let looks = 1;
+    let lastSave = clock.monotonic();
+    let lastLook = lastSave;
+    let returned = 0;
+    let wake: () => void = () => undefined;
+    const wait = this.deps.wait!;
+    this.begin();
+    const progress = (): string => `${items.filter((it) => it.op!.done).length} of ${items.length} done, ${look.inflight + acting.size} in progress`;
+    const save = async (): Promise<void> => {
+      if (unsaved > 0) this.crash("after-act");
+      rec.message = progress();
+      await this.save();
+      if (unsaved > 0) this.crash("after-checkpoint");
+      unsaved = 0;
+      lastSave = clock.monotonic();
+    };
+    const start = (it: I): void => {
+      const now = this.now();
+      this.claim(step, it, now);
+      if (started++ === 0) this.crash("before-act");
+      acting.set(
+        it,
+        this.actItem(step, ctx, it, now).then((p) => {
+          permanent ??= p;
+          acting.delete(it);
+          unsaved++;
+          returned++;
+          wake();
+        }),
+      );
+    };
+    try {
+      for (;;) {
+        if (!permanent && clock.monotonic() < deadline) {
+          for (const it of look.followUps) if (!acting.has(it)) start(it);
+          let room = concurrency - look.inflight - [...acting.keys()].filter((it) => !look.followUps.includes(it)).length;
+          for (const it of look.candidates) {
+            if (room <= 0) break;
+            if (acting.has(it)) continue;
+            start(it);
+            room--;
           }
         }
-        op.intentAt = undefined;
-      }),
-    );
-    this.crash("after-act");
-    const t3 = performance.now();
+        const idle = acting.size === 0 && look.inflight === 0 && (look.candidates.length === 0 || clock.monotonic() >= deadline);
+        if (permanent || idle || (clock.monotonic() >= deadline && acting.size === 0)) break;
+        // Wait for an act to return, the world to change, or a poll's worth of time; then look again.
+        if (returned === 0) {
+          const woken = new Promise<void>((resolve) => (wake = resolve));
+          await Promise.race([woken, wait(LOOK_INTERVAL_MS, this.signal, true)]);
+          wake = () => undefined;
+        }
+        const since = clock.monotonic() - lastLook;
+        if (since < LOOK_SPACING_MS) await wait(LOOK_SPACING_MS - since, this.signal, false);
+        if (unsaved > 0 && clock.monotonic() - lastSave >= STREAM_SAVE_MS) await save();
+        this.deps.refresh?.();
+        looks++;
+        returned = 0;
+        lastLook = clock.monotonic();
+        look = await this.look(step, ctx, items, new Set(acting.keys()), parked);
+        if (look.fail) permanent = look.fail;
+        if (look.unknown.length || items.every((it) => it.op!.done)) break;
+      }
+    } catch (err) {
+      failure = err;
+    }
+    await Promise.all(acting.values());
+    if (failure !== undefined) {
+      await save().catch(() => undefined);
+      throw failure instanceof Error ? failure : new Error(messageOf(failure));
+    }
     if (permanent) return this.stop("Failed", permanent.reason, permanent.message);
-    rec.message = `${done.length} of ${items.length} done, ${window.length - followUps.length + inflight} in progress`;
-    await this.save();
-    this.crash("after-checkpoint");
-    const ms = (a: number, b: number): number => Math.round(b - a);
-    this.deps.log.debug(
-      { step: rec.name, items: items.length, done: done.length, acted: window.length, followUps: followUps.length, inflight, pollMs: ms(t0, t1), observeMs: ms(t1, t2), actMs: ms(t2, t3), saveMs: ms(t3, performance.now()) },
-      "Batch pass",
-    );
-    return { kind: "Continue", requeueAfterMs: Math.min(minPoll, AFTER_START_MS) };
+    const through = this.through(step, items);
+    if (through) {
+      if (unsaved > 0) this.crash("after-act");
+      return through;
+    }
+    await save();
+    this.deps.log.debug({ step: rec.name, items: items.length, done: items.filter((it) => it.op!.done).length, acted: started, looks, inflight: look.inflight }, "Batch stream pass");
+    const more = look.candidates.length > 0;
+    return { kind: "Continue", requeueAfterMs: more ? 0 : Math.min(look.minPoll, AFTER_START_MS) };
   }
+}
+
+/** What a look at a batch step's items found. */
+interface Look<I> {
+  /** Items that need an act and may have one now. */
+  readonly candidates: I[];
+  /** Items whose operation still runs and that need an act on it (they hold their slot). */
+  readonly followUps: I[];
+  /** Items holding a slot: their operation still runs. */
+  inflight: number;
+  /** How soon to look again for the items that wait. */
+  minPoll: number;
+  /** Items of a non-idempotent step whose act's outcome was lost. */
+  readonly unknown: string[];
+  /** A permanent error on an item of a step that fails with its items. */
+  readonly fail?: { readonly reason: string; readonly message: string };
 }

@@ -99,8 +99,16 @@ export interface BatchStep<C, I extends BatchItem> extends StepBase<C> {
   label(item: I): string;
   /** Operations in flight at once across the items. */
   concurrency(ctx: C): number;
-  /** Optional read-only preparation for a pass (e.g. one property read for every live item). */
-  prepare?(ctx: C, live: readonly I[], signal: AbortSignal): Promise<void>;
+  /**
+   * Optional read-only preparation for a look at the items (e.g. one property read for the live
+   * items); `room` is how many new operations the look may start.
+   */
+  prepare?(ctx: C, live: readonly I[], signal: AbortSignal, room: number): Promise<void>;
+  /**
+   * The items are independent and the act idempotent: a pass may refill a slot as soon as its
+   * operation is over, instead of starting one window and waiting for all of it.
+   */
+  readonly stream?: boolean;
   observeItem(ctx: C, item: I, op: PolledOp | undefined): ItemObservation | Promise<ItemObservation>;
   actItem(ctx: C, item: I): Promise<ActResult>;
   /** How long one item may take in this step, from its first act; undefined: no limit. */

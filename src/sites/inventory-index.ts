@@ -20,6 +20,8 @@ export class InventoryIndex {
   /** The datacenter's vm folder (found by shape: a view over a datacenter does not contain it). */
   vmFolder: MoRef | undefined;
   private readonly vmByUuid = new Map<string, VmInfo>();
+  private readonly vmByRef = new Map<string, VmInfo>();
+  private vmsByPath: Map<string, VmInfo[]> | undefined;
   private readonly folderPaths = new Map<string, string | undefined>();
 
   constructor(objects: Iterable<InventoryObject>) {
@@ -28,6 +30,7 @@ export class InventoryIndex {
       switch (o.kind) {
         case "VirtualMachine":
           this.vms.push(o.info);
+          this.vmByRef.set(o.info.ref.value, o.info);
           if (o.info.instanceUuid) this.vmByUuid.set(o.info.instanceUuid, o.info);
           break;
         case "Folder":
@@ -58,6 +61,20 @@ export class InventoryIndex {
 
   vmByInstanceUuid(uuid: string): VmInfo | undefined {
     return this.vmByUuid.get(uuid);
+  }
+
+  /** The VM with this managed object id ("vm-123"). */
+  vm(id: string): VmInfo | undefined {
+    return this.vmByRef.get(id);
+  }
+
+  /** The VMs registered from this .vmx (usually one). */
+  vmsAt(vmPathName: string): readonly VmInfo[] {
+    if (!this.vmsByPath) {
+      this.vmsByPath = new Map();
+      for (const v of this.vms) if (v.vmPathName) this.vmsByPath.set(v.vmPathName, [...(this.vmsByPath.get(v.vmPathName) ?? []), v]);
+    }
+    return this.vmsByPath.get(vmPathName) ?? [];
   }
 
   /**

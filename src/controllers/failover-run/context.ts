@@ -19,6 +19,11 @@ export interface RunWorld {
   readonly ontap: (site: Site, controller: string | undefined) => OntapClient;
   /** The Site's inventory as its watcher has it now, or undefined when it has not synced. */
   readonly inventory: (site: string) => InventoryIndex | undefined;
+  /**
+   * Resolves when the inventory of one of these Sites changes (a VM registered, powered on, asked
+   * a question), or after ms; absent where nothing reports changes (a run then looks once per pass).
+   */
+  readonly changed?: (sites: readonly string[], ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 /**
@@ -38,6 +43,7 @@ export interface RunState {
 /** What every step sees during one pass. */
 export class RunContext {
   private readonly inventories = new Map<string, InventoryIndex>();
+  private readonly memos = new Map<string, unknown>();
 
   constructor(
     readonly store: RunState,
@@ -119,7 +125,19 @@ export class RunContext {
     return [...new Set([...this.groups.keys()].map((g) => this.targetSiteName(g)))].sort().map((n) => this.siteNamed(n, "target"));
   }
 
-  /** One inventory snapshot per Site per pass; waits (WaitError) while the Site's watcher is not synced. */
+  /** Drops the inventory snapshots and memos: the next read sees the world as its watchers have it now. */
+  refresh(): void {
+    this.inventories.clear();
+    this.memos.clear();
+  }
+
+  /** A value computed once per look (until refresh): what the steps derive from all records, once instead of per VM. */
+  memo<T>(key: string, compute: () => T): T {
+    if (!this.memos.has(key)) this.memos.set(key, compute());
+    return this.memos.get(key) as T;
+  }
+
+  /** One inventory snapshot per Site per look (refresh); waits (WaitError) while the Site's watcher is not synced. */
   inventory(site: string): InventoryIndex {
     let inv = this.inventories.get(site);
     if (!inv) {

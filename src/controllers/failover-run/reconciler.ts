@@ -9,6 +9,7 @@ import { ConflictError, OperatorError, TransientError } from "../../runtime/erro
 import type { ReconcileContext, Reconciler } from "../../runtime/controller.js";
 import { done, requeueAfter } from "../../runtime/result.js";
 import type { Result } from "../../runtime/result.js";
+import { sleep } from "../../util/clock.js";
 import type { Clock } from "../../util/clock.js";
 import type { FailoverMetrics, RunResult } from "../../metrics/failover.js";
 import { ConditionSetter } from "../common/conditions.js";
@@ -125,7 +126,7 @@ export class FailoverRunReconciler implements Reconciler {
     store.phase = status.cleanupSteps !== undefined ? "cleanup" : "main";
     const groups = await this.groups(ctx, store);
     const rctx = new RunContext(store, this.deps.world, groups, ctx.log, ctx.signal);
-    const outcome = await advance(store, stepsOf(run.spec.type, store.phase), rctx, this.engineDeps(ctx, run), ctx.signal);
+    const outcome = await advance(store, stepsOf(run.spec.type, store.phase), rctx, this.engineDeps(ctx, run, rctx), ctx.signal);
     return this.conclude(ctx, store, rctx, cond, outcome);
   }
 
@@ -319,13 +320,22 @@ export class FailoverRunReconciler implements Reconciler {
     await this.deps.kube.replaceStatus(FailoverRunType, { ...test, status: { ...(test.status ?? {}), cleanedUpBy: store.run.metadata.name } }, ctx.signal);
   }
 
-  private engineDeps(ctx: ReconcileContext, run: FailoverRun): EngineDeps {
-    const events = this.deps.world.events;
+  private engineDeps(ctx: ReconcileContext, run: FailoverRun, rctx: RunContext): EngineDeps {
+    const { events, changed } = this.deps.world;
     const warn: readonly StepEvent[] = ["Failed", "Blocked", "Retrying"];
+    const sites = (): string[] => {
+      try {
+        return [...new Set([...rctx.groups.keys()].flatMap((g) => [rctx.targetSiteName(g), rctx.sourceSiteName(g)]))];
+      } catch {
+        return []; // a group gone: the step will say so; wait the full interval
+      }
+    };
     return {
       clock: this.deps.clock,
       poller: this.deps.poller,
       log: ctx.log,
+      // Batch steps that stream refill their slots as the Sites report changes (setup.ts).
+      ...(changed ? { wait: (ms: number, signal: AbortSignal, wake: boolean) => (wake ? changed(sites(), ms, signal) : sleep(this.deps.clock, ms, signal)), refresh: () => rctx.refresh() } : {}),
       // Crash points are named per run type: a CleanupTest's ClaimGroups is not its Test's.
       ...(this.deps.crash ? { crash: (point, step) => this.deps.crash?.(point, `${run.spec.type}/${step}`) } : {}),
       onStep: (rec: StepRecord, event: StepEvent, message: string) => {

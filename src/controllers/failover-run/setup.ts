@@ -2,6 +2,7 @@ import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, Site
 import type { Manager } from "../../runtime/manager.js";
 import { operationRateLimiter } from "../../runtime/rate-limiter.js";
 import { SitePoller } from "../../sites/poller.js";
+import type { Clock } from "../../util/clock.js";
 import type { ControllerDeps } from "../index.js";
 import { ShadowRecordStore } from "../protection-group/records.js";
 import { FailoverRunReconciler } from "./reconciler.js";
@@ -20,7 +21,8 @@ export function setupFailoverRunController(m: Manager, deps: ControllerDeps): vo
   const groups = m.informer(ProtectionGroupType);
   const relationships = m.informer(ReplicationRelationshipType);
   const site = (name: string) => sites.get(name);
-  const world = runWorld(deps, site);
+  const waiters = new Set<{ sites: readonly string[]; wake: () => void }>();
+  const world = { ...runWorld(deps, site), changed: (on: readonly string[], ms: number, signal: AbortSignal) => changedAt(waiters, deps.clock, on, ms, signal) };
   const active = new Map<string, readonly string[]>();
   const c = m.addController(
     new FailoverRunReconciler({
@@ -51,5 +53,22 @@ export function setupFailoverRunController(m: Manager, deps: ControllerDeps): vo
   deps.inventories.subscribe((siteName, e) => {
     if (!RELEVANT.has(e.object.kind)) return;
     for (const [key, s] of active) if (s.includes(siteName)) c.enqueue(key);
+    for (const w of waiters) if (w.sites.includes(siteName)) w.wake();
+  });
+}
+
+/** Resolves at the next relevant inventory change at one of the Sites, after ms, or when signal aborts. */
+function changedAt(waiters: Set<{ sites: readonly string[]; wake: () => void }>, clock: Clock, sites: readonly string[], ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const w = { sites, wake: () => finish() };
+    const cancel = clock.setTimer(() => finish(), ms);
+    const finish = (): void => {
+      cancel();
+      waiters.delete(w);
+      signal.removeEventListener("abort", finish);
+      resolve();
+    };
+    waiters.add(w);
+    signal.addEventListener("abort", finish, { once: true });
   });
 }

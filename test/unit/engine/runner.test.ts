@@ -21,6 +21,9 @@ class World implements Poller {
   readonly failNext = new Map<string, string[]>();
   pollsPerJob = 1;
   unreachable = 0;
+  /** Jobs started and not yet seen finished by a poll (what holds an engine's slot), and its peak. */
+  running = 0;
+  maxRunning = 0;
 
   startCreate(name: string): Handle {
     this.calls.push(`create ${name}`);
@@ -29,6 +32,7 @@ class World implements Poller {
       throw new TransientError("connect ECONNREFUSED", "Unreachable");
     }
     const id = `job-${++this.seq}`;
+    this.maxRunning = Math.max(this.maxRunning, ++this.running);
     this.jobs.set(id, { polls: this.pollsPerJob, name, fail: (this.failNext.get(name) ?? this.failNext.get("*"))?.shift() });
     return { system: "ontap", endpoint: "site2/cluster", kind: "job", id, startedAt: "2026-11-25T12:00:00.000Z" };
   }
@@ -50,6 +54,7 @@ class World implements Poller {
         out.set(handleKey(h), { handle: h, state: "running" });
         continue;
       }
+      if (j.polls === -1) this.running--;
       if (j.fail) {
         out.set(handleKey(h), { handle: h, state: "failure", error: new Error(j.fail) });
         continue;
@@ -134,15 +139,25 @@ const makeAll = (concurrency: number, failWhenItemsFail = false): BatchStep<Ctx,
   },
 });
 
-const deps = (clock: FakeClock, world: World, crash?: (p: CrashPoint, s: string) => void) => ({
+const deps = (clock: FakeClock, world: World, crash?: (p: CrashPoint, s: string) => void, waits?: number[]) => ({
   clock,
   poller: world,
   log: pino({ level: "silent" }),
   crash,
+  // Streaming passes wait on the fake clock: time moves by what they ask for.
+  ...(waits
+    ? {
+        wait: (ms: number) => {
+          waits.push(ms);
+          clock.advance(ms);
+          return Promise.resolve();
+        },
+      }
+    : {}),
 });
 
 /** Runs passes until the run finishes, stops, or maxPasses; a Crash restarts from the persisted state. */
-async function drive(host: Host, steps: Step<Ctx>[], world: World, o: { crashAt?: Set<string>; maxPasses?: number } = {}) {
+async function drive(host: Host, steps: Step<Ctx>[], world: World, o: { crashAt?: Set<string>; maxPasses?: number; waits?: number[] } = {}) {
   const clock = new FakeClock();
   const crashed = new Set<string>();
   const crash = (p: CrashPoint, s: string): void => {
@@ -156,13 +171,13 @@ async function drive(host: Host, steps: Step<Ctx>[], world: World, o: { crashAt?
   for (let i = 0; i < (o.maxPasses ?? 200); i++) {
     let out;
     try {
-      out = await advance(host, steps, { world, host }, deps(clock, world, crash), signal);
+      out = await advance(host, steps, { world, host }, deps(clock, world, crash, o.waits), signal);
     } catch (err) {
       if (!(err instanceof Crash)) throw err;
       host.reload();
       continue;
     }
-    if (out.kind !== "Continue") return { out, crashed };
+    if (out.kind !== "Continue") return { out, crashed, passes: i + 1 };
     clock.advance(Math.max(out.requeueAfterMs, 1));
   }
   throw new Error("the run did not finish");
@@ -333,6 +348,65 @@ describe("step engine: batch steps", () => {
     expect(out.kind).toBe("Finished");
     expect(host.items.slow?.failed).toMatch(/not done within 5s/);
   });
+});
+
+describe("step engine: streaming batch steps", () => {
+  const streaming = (concurrency: number): BatchStep<Ctx, Item> => ({ ...makeAll(concurrency), stream: true });
+
+  it("refills a slot as soon as its operation is over, never above `concurrency`, in one pass with a checkpoint per interval", async () => {
+    const world = new World();
+    world.pollsPerJob = 2;
+    const keys = Array.from({ length: 20 }, (_, i) => `vm-${i}`);
+    const host = new Host(["MakeAll"], keys);
+    const waits: number[] = [];
+    const { out, passes } = await drive(host, [streaming(4)], world, { waits });
+    expect(out.kind).toBe("Finished");
+    expect(world.maxRunning).toBe(4);
+    expect(keys.every((k) => world.exists(k))).toBe(true);
+    expect(world.calls.filter((c) => c.startsWith("create"))).toHaveLength(20);
+    // The step went through in one streaming pass (the second pass only sees the run finished).
+    expect(passes).toBe(2);
+    expect(host.steps[0]).toMatchObject({ state: "Succeeded", message: "20 of 20 done" });
+    expect(host.writes).toBeLessThan(10);
+    expect(waits.length).toBeGreaterThan(0);
+  });
+
+  it("ends a streaming pass at its time budget with the handles of what runs saved, and the next pass goes on", async () => {
+    const world = new World();
+    world.pollsPerJob = 1_000_000; // nothing finishes: the pass must end on its own
+    const host = new Host(["MakeAll"], ["a", "b", "c"]);
+    const clock = new FakeClock();
+    const waits: number[] = [];
+    const out = await advance(host, [streaming(2)], { world, host }, deps(clock, world, undefined, waits), new AbortController().signal);
+    expect(out.kind).toBe("Continue");
+    const persisted = JSON.parse(host.persisted) as { items: Host["items"] };
+    expect(Object.values(persisted.items).filter((i) => i.op?.handle)).toHaveLength(2);
+    expect(world.calls.filter((c) => c.startsWith("create"))).toHaveLength(2);
+    expect(waits.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(10_000);
+  });
+
+  it("goes on with the others when one item's operation fails, and fails that item when its attempts run out", async () => {
+    const world = new World();
+    world.failNext.set("b", ["InvalidPowerState", "InvalidPowerState"]);
+    const host = new Host(["MakeAll"], ["a", "b", "c", "d"]);
+    const { out } = await drive(host, [{ ...streaming(2), maxAttempts: 2 }], world, { waits: [], maxPasses: 500 });
+    expect(out.kind).toBe("Finished");
+    expect(host.items.b?.failed).toMatch(/InvalidPowerState \(after 2 attempt\(s\)\)/);
+    expect(["a", "c", "d"].every((k) => world.exists(k))).toBe(true);
+  });
+
+  for (const point of ["before-act", "after-act", "after-checkpoint", "step-boundary"] as const) {
+    it(`converges after a crash at ${point} of a streaming step, creating each object at most once`, async () => {
+      const world = new World();
+      world.pollsPerJob = 3; // long enough for a checkpoint inside the pass
+      const keys = Array.from({ length: 12 }, (_, i) => `vm-${i}`);
+      const host = new Host(["MakeAll"], keys);
+      const { out, crashed } = await drive(host, [streaming(3)], world, { crashAt: new Set([`MakeAll:${point}`]), waits: [] });
+      expect(out.kind).toBe("Finished");
+      expect([...crashed]).toEqual([`MakeAll:${point}`]);
+      for (const name of keys) expect(world.made.get(name)).toBe(1);
+    });
+  }
 });
 
 describe("step engine: crash at every point", () => {

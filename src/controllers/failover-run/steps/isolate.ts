@@ -1,5 +1,5 @@
 import type { VmRecord } from "../../../api/v1alpha1/index.js";
-import { started } from "../../../engine/types.js";
+import { completed, started } from "../../../engine/types.js";
 import type { BatchStep, ItemObservation } from "../../../engine/types.js";
 import { PermanentError } from "../../../runtime/errors.js";
 import { child } from "../../../vsphere/soap/xml.js";
@@ -83,25 +83,28 @@ function mediaClean(d: VmDevices): boolean {
  * every recovered VM moves to its group's isolated test portgroup (or is disconnected, with
  * networkMode Disconnected), keeping its MAC address and device type; CD-ROM and floppy drives
  * are disconnected and their ISO and image backings removed. Observed from the VM's devices
- * (read in one round trip for the VMs a pass may act on; a VM whose reconfigure task succeeded is done); a reconfigure is a vCenter task.
+ * (read in one round trip for the VMs a look may act on, or by the act itself; a VM whose
+ * reconfigure task succeeded is done); a reconfigure is a vCenter task.
  */
 export const isolateNetworks: BatchStep<RunContext, VmRecord> = {
   kind: "batch",
   name: "IsolateNetworks",
   idempotent: true,
+  stream: true,
   failWhenItemsFail: false,
   items: (ctx) => ctx.vms.filter((v) => v.state !== "Failed" && v.state !== "Skipped" && !v.auxiliary),
   label: (v) => v.name,
   concurrency: (ctx) => ctx.run.spec.powerOn?.concurrency ?? 10,
-  async prepare(ctx, items, signal) {
-    // Only what this pass may act on: a VM whose reconfigure task just succeeded needs no read.
-    const want = items.filter((v) => v.registeredAs && !v.op?.handle).slice(0, Math.max(8, ctx.run.spec.powerOn?.concurrency ?? 10));
-    const read = new Map<string, VmDevices>();
+  async prepare(ctx, items, signal, room) {
+    // Only what this look may act on, and only once per pass: a VM whose reconfigure task just
+    // succeeded needs no read, and one read earlier in a streaming pass is still what it was.
+    const read = devicesOf.get(ctx) ?? new Map<string, VmDevices>();
+    devicesOf.set(ctx, read);
+    const want = items.filter((v) => v.registeredAs && !v.op?.handle && !read.has(v.registeredAs)).slice(0, Math.max(room, 0));
     for (const site of ctx.recoverySites()) {
       const refs = want.filter((v) => ctx.targetSiteName(v.group) === site.metadata.name).map((v) => moref("VirtualMachine", v.registeredAs ?? ""));
       if (refs.length) for (const [k, d] of await (await ctx.vcenter(site)).getVmsDevices(refs, signal)) read.set(k, d);
     }
-    devicesOf.set(ctx, read);
   },
   observeItem(ctx, vm, op): ItemObservation {
     if (op?.state === "running") return { kind: "InProgress", pollAfterMs: 500 };
@@ -111,7 +114,7 @@ export const isolateNetworks: BatchStep<RunContext, VmRecord> = {
       return { kind: "Done" };
     }
     const d = devicesOf.get(ctx)?.get(vm.registeredAs ?? "");
-    if (!d) return { kind: "Waiting", pollAfterMs: 200 };
+    if (!d) return { kind: "NeedsAct" }; // not read by this look: the act reads them
     const targets = d.nics.map((n) => targetName(ctx, vm, n));
     if (d.nics.every((n, i) => onTarget(ctx, vm, n, targets[i]!)) && mediaClean(d)) {
       vm.network = [...new Set(targets)].join(",") || "none";
@@ -124,7 +127,12 @@ export const isolateNetworks: BatchStep<RunContext, VmRecord> = {
     const site = ctx.recoverySite(vm.group);
     const client = await ctx.vcenter(site);
     const ref = moref("VirtualMachine", vm.registeredAs ?? "");
-    const d = devicesOf.get(ctx)?.get(ref.value) ?? (await client.getVmDevices(ref, ctx.signal));
+    const cache = devicesOf.get(ctx) ?? new Map<string, VmDevices>();
+    devicesOf.set(ctx, cache);
+    const d = cache.get(ref.value) ?? (await client.getVmDevices(ref, ctx.signal));
+    cache.set(ref.value, d);
+    // Read just now and nothing to change: the next look finds the VM done.
+    if (d.nics.every((n) => onTarget(ctx, vm, n, targetName(ctx, vm, n))) && mediaClean(d)) return completed;
     const inv = ctx.inventory(site.metadata.name);
     const changes: NicChange[] = [];
     vm.network = [...new Set(d.nics.map((n) => targetName(ctx, vm, n)))].join(",") || "none";

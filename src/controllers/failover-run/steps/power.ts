@@ -9,12 +9,20 @@ import type { VmInfo, VmQuestion } from "../../../vsphere/types.js";
 import type { RunContext } from "../context.js";
 import { notReady } from "../readiness.js";
 
+/**
+ * The questions this process answered, by VM (Site/ref → question id), until the VM is through:
+ * the inventory shows an answered question for a moment longer, and a second answer would be
+ * refused (the question id is no longer pending).
+ */
+const answered = new Map<string, string>();
+const answerKey = (ctx: RunContext, vm: VmRecord, ref: string): string => `${ctx.recoverySite(vm.group).metadata.name}/${ref}`;
+
 const settled = (v: VmRecord): boolean => v.state === "Ready" || v.state === "Failed" || v.state === "Skipped";
 
 /** The recovery site's view of a recovered VM. */
 export function vmAtRecovery(ctx: RunContext, vm: VmRecord): VmInfo | undefined {
   const inv = ctx.inventory(ctx.recoverySite(vm.group).metadata.name);
-  return (vm.registeredAs ? inv.vms.find((x) => x.ref.value === vm.registeredAs) : undefined) ?? inv.vmByInstanceUuid(vm.instanceUuid);
+  return (vm.registeredAs ? inv.vm(vm.registeredAs) : undefined) ?? inv.vmByInstanceUuid(vm.instanceUuid);
 }
 
 function priorityGroup(ctx: RunContext, vm: VmRecord): PriorityGroup | undefined {
@@ -32,13 +40,19 @@ export function movedChoice(q: VmQuestion): string | undefined {
 
 /** Why a VM must wait, be skipped, or undefined when its wave and dependencies allow it to start. */
 function gate(ctx: RunContext, vm: VmRecord): { wait?: string; skip?: string } {
-  const earlier = ctx.vms.find((v) => v.wave < vm.wave && !settled(v));
-  if (earlier) return { wait: `waiting for wave ${earlier.wave + 1} (${earlier.name})` };
+  // What the run's records say is looked up once per look, not once per VM (a run has thousands).
+  const earlier = ctx.memo("power:open-wave", () => {
+    let first: VmRecord | undefined;
+    for (const v of ctx.vms) if (!settled(v) && (first === undefined || v.wave < first.wave)) first = v;
+    return first;
+  });
+  if (earlier && earlier.wave < vm.wave) return { wait: `waiting for wave ${earlier.wave + 1} (${earlier.name})` };
   for (const dep of priorityGroup(ctx, vm)?.dependsOn ?? []) {
-    const theirs = ctx.vms.filter((v) => v.group === vm.group && v.priorityGroup === dep);
-    const bad = theirs.find((v) => v.state === "Failed" || v.state === "Skipped");
+    const { bad, pending } = ctx.memo(`power:group:${vm.group}/${dep}`, () => {
+      const theirs = ctx.vms.filter((v) => v.group === vm.group && v.priorityGroup === dep);
+      return { bad: theirs.find((v) => v.state === "Failed" || v.state === "Skipped"), pending: theirs.find((v) => v.state !== "Ready") };
+    });
     if (bad) return { skip: `priority group ${dep}, which ${vm.priorityGroup ?? "its group"} depends on, did not recover (${bad.name}: ${bad.state})` };
-    const pending = theirs.find((v) => v.state !== "Ready");
     if (pending) return { wait: `waiting for priority group ${dep} (${pending.name})` };
   }
   return {};
@@ -55,6 +69,7 @@ export const powerOnVms: BatchStep<RunContext, VmRecord> = {
   kind: "batch",
   name: "PowerOnVms",
   idempotent: true,
+  stream: true,
   maxAttempts: 4,
   failWhenItemsFail: false,
   items: (ctx) => ctx.vms.filter((v) => v.state !== "Failed" && v.state !== "Skipped"),
@@ -64,7 +79,8 @@ export const powerOnVms: BatchStep<RunContext, VmRecord> = {
   async observeItem(ctx, vm, op): Promise<ItemObservation> {
     const info = vmAtRecovery(ctx, vm);
     if (!info) return { kind: "Failed", message: `no longer registered at Site ${ctx.recoverySite(vm.group).metadata.name}` };
-    if (info.question) return { kind: "NeedsAct" };
+    const key = answerKey(ctx, vm, info.ref.value);
+    if (info.question && answered.get(key) !== info.question.id) return { kind: "NeedsAct" };
     if (info.powerState === "poweredOn") {
       if (vm.state !== "PoweredOn" && vm.state !== "Ready") {
         vm.state = "PoweredOn";
@@ -75,6 +91,7 @@ export const powerOnVms: BatchStep<RunContext, VmRecord> = {
       if (missing) return { kind: "InProgress", pollAfterMs: 1_000, message: missing };
       vm.state = "Ready";
       vm.readyAt = new Date(ctx.now()).toISOString();
+      answered.delete(key);
       return { kind: "Done" };
     }
     if (op?.state === "running") return { kind: "InProgress", pollAfterMs: 500 };
@@ -88,10 +105,12 @@ export const powerOnVms: BatchStep<RunContext, VmRecord> = {
     const site = ctx.recoverySite(vm.group);
     const client = await ctx.vcenter(site);
     const ref = info?.ref ?? moref("VirtualMachine", vm.registeredAs ?? "");
+    if (info?.question && answered.get(answerKey(ctx, vm, info.ref.value)) === info.question.id) return completed; // answered a moment ago
     if (info?.question) {
       const key = movedChoice(info.question);
       if (key === undefined) throw new PermanentError(`the question on ${vm.name} has no "moved" choice: ${info.question.text}`, "UnexpectedQuestion");
       await client.answerQuestion(ref, info.question.id, key, ctx.signal);
+      answered.set(answerKey(ctx, vm, ref.value), info.question.id);
       vm.questionAnswered = "moved";
       ctx.log.info({ vm: vm.name }, "Answered the moved-or-copied question with moved");
       return completed;
@@ -100,7 +119,8 @@ export const powerOnVms: BatchStep<RunContext, VmRecord> = {
     if (t === "Done") return completed;
     return started({ system: "vsphere", endpoint: site.metadata.name, kind: "task", id: t.task.value, startedAt: new Date(ctx.now()).toISOString() });
   },
-  failItem: (_ctx, vm, message, outcome) => {
+  failItem: (ctx, vm, message, outcome) => {
+    if (vm.registeredAs) answered.delete(answerKey(ctx, vm, vm.registeredAs));
     vm.state = outcome;
     vm.message = `power on: ${message}`.slice(0, 1024);
   },
@@ -111,6 +131,7 @@ export const powerOffVms: BatchStep<RunContext, VmRecord> = {
   kind: "batch",
   name: "PowerOffVms",
   idempotent: true,
+  stream: true,
   failWhenItemsFail: true,
   items: (ctx) => ctx.vms.filter((v) => v.registeredAs !== undefined || v.placeholder === true),
   label: (v) => v.name,

@@ -5,7 +5,6 @@ import { PermanentError, WaitError } from "../../../runtime/errors.js";
 import { isFault } from "../../../vsphere/errors.js";
 import { readRef } from "../../../vsphere/property-collector.js";
 import type { XNode } from "../../../vsphere/soap/xml.js";
-import { refKey } from "../../../vsphere/types.js";
 import type { VmInfo } from "../../../vsphere/types.js";
 import type { RunContext } from "../context.js";
 import { recoveryHosts, targetCompute } from "../hosts.js";
@@ -16,7 +15,7 @@ const live = (ctx: RunContext): VmRecord[] => ctx.vms.filter((v) => v.state !== 
 /** A registration at the recovery site of the same .vmx under another identity (a leftover from an earlier test). */
 function staleEntry(ctx: RunContext, vm: VmRecord): VmInfo | undefined {
   const inv = ctx.inventory(ctx.recoverySite(vm.group).metadata.name);
-  return inv.vms.find((x) => x.vmPathName === vm.vmx && x.instanceUuid !== vm.instanceUuid);
+  return inv.vmsAt(vm.vmx).find((x) => x.instanceUuid !== vm.instanceUuid);
 }
 
 /**
@@ -31,6 +30,7 @@ export const registerVms: BatchStep<RunContext, VmRecord> = {
   kind: "batch",
   name: "RegisterVms",
   idempotent: true,
+  stream: true,
   failWhenItemsFail: false,
   items: live,
   label: (v) => v.name,
@@ -39,7 +39,7 @@ export const registerVms: BatchStep<RunContext, VmRecord> = {
     if (op?.state === "running") return { kind: "InProgress", pollAfterMs: 500 };
     const inv = ctx.inventory(ctx.recoverySite(vm.group).metadata.name);
     const made = op?.state === "success" ? readRef(op.result as XNode | undefined) : undefined;
-    const there = (made && inv.vms.find((x) => refKey(x.ref) === refKey(made))) ?? inv.vmByInstanceUuid(vm.instanceUuid);
+    const there = (made && made.type === "VirtualMachine" ? inv.vm(made.value) : undefined) ?? inv.vmByInstanceUuid(vm.instanceUuid);
     if (there && (there.vmPathName === vm.vmx || vm.placeholder)) {
       vm.registeredAs = there.ref.value;
       if (there.connectionState !== undefined && there.connectionState !== "connected") {

@@ -19,7 +19,7 @@ export const unregisterVms: BatchStep<RunContext, VmRecord> = {
   label: (v) => v.name,
   concurrency: (ctx) => ctx.run.spec.powerOn?.concurrency ?? 10,
   observeItem(ctx, vm): ItemObservation {
-    const info = ctx.inventory(ctx.recoverySite(vm.group).metadata.name).vms.find((x) => x.ref.value === vm.registeredAs);
+    const info = ctx.inventory(ctx.recoverySite(vm.group).metadata.name).vm(vm.registeredAs ?? "");
     if (!info) {
       if ((vm.op?.attempts ?? 0) > 0) noteRemoved(ctx, { kind: "VirtualMachine", name: `${vm.folder}/${vm.name} (${vm.registeredAs ?? ""})`, site: ctx.recoverySite(vm.group).metadata.name, action: "Unregistered" });
       return { kind: "Done" };
