@@ -445,6 +445,7 @@ class Pass {
     let started = 0;
     let unsaved = 0;
     let looks = 1;
+    let lookMs = 0;
     let lastSave = clock.monotonic();
     let lastLook = lastSave;
     let returned = 0;
@@ -502,7 +503,9 @@ class Pass {
         looks++;
         returned = 0;
         lastLook = clock.monotonic();
+        const t = performance.now();
         look = await this.look(step, ctx, items, new Set(acting.keys()), parked);
+        lookMs += performance.now() - t;
         if (look.fail) permanent = look.fail;
         if (look.unknown.length || items.every((it) => it.op!.done)) break;
       }
@@ -521,7 +524,7 @@ class Pass {
       return through;
     }
     await save();
-    this.deps.log.debug({ step: rec.name, items: items.length, done: items.filter((it) => it.op!.done).length, acted: started, looks, inflight: look.inflight }, "Batch stream pass");
+    this.deps.log.debug({ step: rec.name, items: items.length, done: items.filter((it) => it.op!.done).length, acted: started, looks, lookMs: Math.round(lookMs), inflight: look.inflight }, "Batch stream pass");
     const more = look.candidates.length > 0;
     return { kind: "Continue", requeueAfterMs: more ? 0 : Math.min(look.minPoll, AFTER_START_MS) };
   }

@@ -265,7 +265,23 @@ export class VcenterClient implements VsphereClient {
   async getVmsDevices(vms: readonly MoRef[], signal?: AbortSignal): Promise<Map<string, VmDevices>> {
     const out = new Map<string, VmDevices>();
     if (vms.length === 0) return out;
-    const objs = await this.retrieve([{ type: "VirtualMachine", pathSet: ["config.hardware.device"] }], vms.map((v) => ({ obj: v, viaView: false })), signal);
+    const spec = [{ type: "VirtualMachine", pathSet: ["config.hardware.device"] }];
+    let objs: ObjectContent[];
+    try {
+      objs = await this.retrieve(spec, vms.map((v) => ({ obj: v, viaView: false })), signal);
+    } catch (err) {
+      // RetrievePropertiesEx fails the whole read when one object is gone: read them one by one
+      // and leave out the VMs that no longer exist.
+      if (!isFault(err, "ManagedObjectNotFound")) throw err;
+      objs = [];
+      for (const v of vms.length > 1 ? vms : []) {
+        try {
+          objs.push(...(await this.retrieve(spec, [{ obj: v, viaView: false }], signal)));
+        } catch (e) {
+          if (!isFault(e, "ManagedObjectNotFound")) throw e;
+        }
+      }
+    }
     for (const o of objs) out.set(o.obj.value, readDevices(o.props.get("config.hardware.device")));
     return out;
   }
@@ -278,7 +294,8 @@ export class VcenterClient implements VsphereClient {
   }
 
   reconfigureVm(vm: MoRef, devices: VmDevices, change: VmReconfig, signal?: AbortSignal): Promise<TaskRef> {
-    return this.task("ReconfigVM_Task", vm, [reconfigSpec(devices, change)], { signal, operation: "ReconfigVM" });
+    // A change the devices cannot take (a NIC key the VM does not have) is refused before anything is sent, as a rejection.
+    return Promise.resolve().then(() => this.task("ReconfigVM_Task", vm, [reconfigSpec(devices, change)], { signal, operation: "ReconfigVM" }));
   }
 
   customizeVm(vm: MoRef, spec: GuestCustomization, signal?: AbortSignal): Promise<TaskRef> {

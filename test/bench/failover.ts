@@ -44,10 +44,12 @@ const kib = (bytes: number): string => (bytes / 1024).toFixed(1);
 const secs = (ms: number): string => (ms / 1000).toFixed(1);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function deployedNodeOptions(): string {
-  const m = /name: NODE_OPTIONS\s+value: (.+)/.exec(readFileSync(join(REPO_ROOT, "deploy/manager/deployment.yaml"), "utf8"));
-  if (!m?.[1]) throw new Error("NODE_OPTIONS not found in deploy/manager/deployment.yaml");
-  return m[1].trim();
+/** The operator container's environment as deployed (heap and allocator settings), so the benchmark measures what runs. */
+function deployedEnv(): Record<string, string> {
+  const yaml = readFileSync(join(REPO_ROOT, "deploy/manager/deployment.yaml"), "utf8");
+  const env = Object.fromEntries([...yaml.matchAll(/- name: ([A-Z_]+)\s+value: "?([^"\n]+)"?/g)].map((m) => [m[1]!, m[2]!.trim()]));
+  if (!env.NODE_OPTIONS) throw new Error("NODE_OPTIONS not found in deploy/manager/deployment.yaml");
+  return env;
 }
 
 const volumesOf = (g: 1 | 2): string[] => [
@@ -120,13 +122,23 @@ async function apiserverWrites(w: World): Promise<{ status: number; configmaps: 
 }
 
 /** Peak operator RSS while `f` runs, sampled from its metrics. */
-async function withRss<T>(w: World, f: () => Promise<T>): Promise<{ value: T; peakRss: number }> {
+/** Peak RSS of the operator while f runs, and its heap at the time (sampled from its metrics every 250 ms). */
+async function withRss<T>(w: World, f: () => Promise<T>): Promise<{ value: T; peakRss: number; heapAtPeak: number }> {
   let peakRss = 0;
+  let heapAtPeak = 0;
   const sampler = setInterval(() => {
-    w.metric("vmdr_process_resident_memory_bytes").then((v) => (peakRss = Math.max(peakRss, v ?? 0)), () => undefined);
+    w.metrics().then(
+      (text) => {
+        const v = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+        const rss = v("vmdr_process_resident_memory_bytes");
+        if (rss > peakRss) [peakRss, heapAtPeak] = [rss, v("vmdr_nodejs_heap_size_used_bytes")];
+        if (process.env.BENCH_MEMORY_DEBUG && rss >= peakRss) console.log(text.split("\n").filter((l) => /heap_size_total|external_memory|heap_space_size_(committed|used)_bytes|resident/.test(l) && !l.startsWith("#")).join("\n"));
+      },
+      () => undefined,
+    );
   }, 250);
   try {
-    return { value: await f(), peakRss };
+    return { value: await f(), peakRss, heapAtPeak };
   } finally {
     clearInterval(sampler);
   }
@@ -261,7 +273,7 @@ async function partA(): Promise<void> {
   const t0 = performance.now();
   const w = await World.start({
     labArgs: ["--vms-per-group", String(perGroup), "--datastores-per-group", String(DATASTORES_PER_GROUP), ...LAB_DELAYS],
-    operatorEnv: { NODE_OPTIONS: deployedNodeOptions() },
+    operatorEnv: deployedEnv(),
   });
   try {
     await setup(w);
@@ -274,7 +286,7 @@ async function partA(): Promise<void> {
       const name = `bench-c${c}`;
       const before = await apiserverWrites(w);
       const applied = performance.now();
-      const { value: run, peakRss } = await withRss(w, () => runToEnd(w, name, { type: "Test", protectionGroups: ["hr", "finance"], powerOn: { concurrency: c } }));
+      const { value: run, peakRss, heapAtPeak } = await withRss(w, () => runToEnd(w, name, { type: "Test", protectionGroups: ["hr", "finance"], powerOn: { concurrency: c } }));
       const wall = performance.now() - applied;
       const after = await apiserverWrites(w);
       const vms = await vmsOf(w, run);
@@ -286,7 +298,7 @@ async function partA(): Promise<void> {
       console.log(
         `  concurrency ${c}: RTO ${secs(rto)} s (apply → Succeeded ${secs(wall)} s); critical-path bound ${secs(bound)} s → ${(rto / bound).toFixed(2)}x;` +
           ` VM work alone ${secs(rto - steps.storageMs)} s → ${((rto - steps.storageMs) / bound).toFixed(2)}x; storage steps ${secs(steps.storageMs)} s;` +
-          ` ${vms.length} VMs, ${failed} failed; writes: ${after.status - before.status} status, ${after.configmaps - before.configmaps} ConfigMap; peak RSS ${mib(peakRss)} MiB`,
+          ` ${vms.length} VMs, ${failed} failed; writes: ${after.status - before.status} status, ${after.configmaps - before.configmaps} ConfigMap; peak RSS ${mib(peakRss)} MiB (heap used then ${mib(heapAtPeak)} MiB)`,
       );
       console.log(`    steps: ${steps.line}`);
       if (c === concurrencies[concurrencies.length - 1]) last = { run, vms };
@@ -312,7 +324,7 @@ async function partB(): Promise<void> {
   const t0 = performance.now();
   const w = await World.start({
     labArgs: ["--vms-per-group", String(largePerGroup), "--datastores-per-group", String(DATASTORES_PER_GROUP), ...LAB_DELAYS],
-    operatorEnv: { NODE_OPTIONS: deployedNodeOptions() },
+    operatorEnv: deployedEnv(),
   });
   try {
     await setup(w);
@@ -320,7 +332,7 @@ async function partB(): Promise<void> {
     await groupsReady(w);
     console.log(`B. ${2 * largePerGroup} protected VMs; groups Ready ${secs(performance.now() - t0)} s after start`);
     const before = await apiserverWrites(w);
-    const { value: run, peakRss } = await withRss(w, () => runToEnd(w, "bench-large", { type: "Test", protectionGroups: ["hr", "finance"], powerOn: { concurrency: 64 } }));
+    const { value: run, peakRss, heapAtPeak } = await withRss(w, () => runToEnd(w, "bench-large", { type: "Test", protectionGroups: ["hr", "finance"], powerOn: { concurrency: 64 } }));
     const after = await apiserverWrites(w);
     const vms = await vmsOf(w, run);
     const bound = criticalPath(vms, 64);
@@ -330,7 +342,7 @@ async function partB(): Promise<void> {
     console.log(
       `  ${vms.length} VMs at concurrency 64: RTO ${secs(rto)} s, bound ${secs(bound)} s → ${(rto / bound).toFixed(2)}x; ${vms.filter((v) => v.state === "Failed").length} failed;` +
         ` FailoverRun object ${kib(size)} KiB, ${shards.length} shard ConfigMaps of at most ${kib(Math.max(...shards))} KiB;` +
-        ` writes: ${after.status - before.status} status, ${after.configmaps - before.configmaps} ConfigMap; peak RSS ${mib(peakRss)} MiB`,
+        ` writes: ${after.status - before.status} status, ${after.configmaps - before.configmaps} ConfigMap; peak RSS ${mib(peakRss)} MiB (heap used then ${mib(heapAtPeak)} MiB)`,
     );
     console.log(`    steps: ${stepTimes(run).line}`);
   } finally {

@@ -2,7 +2,7 @@ import { TransportError } from "../../src/net/http.js";
 import { InventoryIndex } from "../../src/sites/inventory-index.js";
 import { DONE } from "../../src/vsphere/client.js";
 import type { Done, NasMount, OptionSetting, RegisterVmRequest, VsphereClient } from "../../src/vsphere/client.js";
-import { VimFault, classifyVsphereError } from "../../src/vsphere/errors.js";
+import { VimFault, classifyVsphereError, isFault } from "../../src/vsphere/errors.js";
 import type { HostVolumeMount, ScsiLunInfo, UnresolvedVmfsVolume, VmfsResolution } from "../../src/vsphere/host-storage.js";
 import type { About } from "../../src/vsphere/session.js";
 import { child, childrenNamed, node, parseXml, textAt, XSI_NS } from "../../src/vsphere/soap/xml.js";
@@ -1583,8 +1583,15 @@ class FakeVsphereClient implements VsphereClient {
 
   getVmsDevices(vms: readonly MoRef[]): Promise<Map<string, VmDevices>> {
     return this.w.call("getVmsDevices", () => {
-      // As RetrievePropertiesEx: one object that no longer exists fails the whole read.
-      const found = vms.map((r) => this.w.get(r, "VM", "RetrieveProperties"));
+      // As the real client: VMs that no longer exist are left out.
+      const found = vms.flatMap((r) => {
+        try {
+          return [this.w.get(r, "VM", "RetrieveProperties")];
+        } catch (err) {
+          if (isFault(err, "ManagedObjectNotFound")) return [];
+          throw err;
+        }
+      });
       return new Map(found.map((v) => [v.ref.value, this.w.devices(v)]));
     });
   }
@@ -1594,8 +1601,13 @@ class FakeVsphereClient implements VsphereClient {
   }
 
   reconfigureVm(vm: MoRef, devices: VmDevices, change: VmReconfig): Promise<TaskRef> {
-    // The real client builds the spec before it calls, and throws for a NIC the VM does not have.
-    const spec = parseSpec(reconfigSpec(devices, change));
+    // The real client builds the spec before it calls, and rejects a NIC the VM does not have.
+    let spec: ReturnType<typeof parseSpec>;
+    try {
+      spec = parseSpec(reconfigSpec(devices, change));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     return this.w.call("reconfigureVm", () => {
       const v = this.w.get(vm, "VM", "ReconfigVM");
       return this.w.task("ReconfigVM_Task", vm, v.name, () => {
@@ -1787,8 +1799,8 @@ class FakeVsphereClient implements VsphereClient {
         const cur = h.options.get(s.key);
         if (!cur) this.w.raise(op, optionManager, callFault("InvalidName", `Name '${s.key}' is invalid.`, [t("name", s.key)]));
         const sent = s.type ?? (typeof s.value === "number" ? "int" : typeof s.value === "boolean" ? "boolean" : "string");
-        // As ESXi (OptionSetting.type): a value of another xsd type is refused, an int for a long
-        // option too. The lab is laxer there: it takes an int for a long.
+        // As ESXi (OptionSetting.type) and the lab: a value of another xsd type is refused, an int
+        // for a long option too.
         if (sent !== cur.type) this.w.raise(op, optionManager, invalidArgument(s.key, callFault));
       }
       for (const s of settings) h.options.get(s.key)!.value = s.value;

@@ -42,7 +42,7 @@ func (o *optionOverride) QueryOptions(ctx *simulator.Context, req *types.QueryOp
 }
 
 // UpdateOptions changes options. On a host, only existing advanced settings can be set, with a
-// value of the setting's type (integer settings take xsd:int or xsd:long); vCenter settings are
+// value of the setting's type (a long setting takes an xsd:long, an int one an xsd:int); vCenter settings are
 // checked where the simulator relies on their format.
 func (o *optionOverride) UpdateOptions(ctx *simulator.Context, req *types.UpdateOptions) soap.HasFault {
 	body := &methods.UpdateOptionsBody{}
@@ -97,20 +97,21 @@ func (o *optionOverride) UpdateOptions(ctx *simulator.Context, req *types.Update
 	return body
 }
 
-// convertOption checks a new value against the type of the current one.
+// convertOption checks a new value against the type of the current one, as ESXi does: a long
+// setting (LongOption) takes only an xsd:long, an int setting (IntOption) only an xsd:int.
 func convertOption(cur, val any) (any, bool) {
 	switch cur.(type) {
-	case int64, int32, int:
+	case int64:
+		n, ok := val.(int64)
+		return n, ok
+	case int32:
+		n, ok := val.(int32)
+		return n, ok
+	case int:
 		switch n := val.(type) {
 		case int64:
 			return n, true
 		case int32:
-			return int64(n), true
-		case int:
-			return int64(n), true
-		case int16:
-			return int64(n), true
-		case int8:
 			return int64(n), true
 		}
 		return nil, false

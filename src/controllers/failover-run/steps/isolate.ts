@@ -8,7 +8,7 @@ import type { NicChange, NicInfo, NicTarget, VmDevices } from "../../../vsphere/
 import type { RunContext } from "../context.js";
 import { recoveryPortgroupOf, testPortgroupOf } from "../networks.js";
 
-/** Devices read for this pass (one batched read), per run context. */
+/** Devices read during this pass (batched by prepare, or by an act), per run context. */
 const devicesOf = new WeakMap<RunContext, Map<string, VmDevices>>();
 const switchUuids = new Map<string, string>();
 
@@ -113,6 +113,8 @@ export const isolateNetworks: BatchStep<RunContext, VmRecord> = {
       if (vm.state === "Registered") vm.state = "Configured";
       return { kind: "Done" };
     }
+    const site = ctx.recoverySite(vm.group).metadata.name;
+    if (!ctx.inventory(site).vm(vm.registeredAs ?? "")) return { kind: "Failed", message: `no longer registered at Site ${site}` };
     const d = devicesOf.get(ctx)?.get(vm.registeredAs ?? "");
     if (!d) return { kind: "NeedsAct" }; // not read by this look: the act reads them
     const targets = d.nics.map((n) => targetName(ctx, vm, n));
