@@ -25,6 +25,8 @@ export interface EngineDeps {
   readonly wait?: (ms: number, signal: AbortSignal, wake: boolean) => Promise<void>;
   /** Streaming passes: called before each look, so observe sees the world as it is now. */
   readonly refresh?: () => void;
+  /** Streaming passes: true when the run should be looked at afresh (cancelled, deleted): the pass stops refilling and ends. */
+  readonly interrupted?: () => boolean;
   /** Test-only: called at each crash point; may end the process. */
   readonly crash?: (point: CrashPoint, step: string) => void;
 }
@@ -35,8 +37,12 @@ const AFTER_START_MS = 1_000;
 /** How long to stay away after a transient failure of an act (unreachable endpoint and the like). */
 const TRANSIENT_RETRY_MS = 5_000;
 const RETRY_BACKOFF = { baseMs: 2_000, maxMs: 60_000 };
-/** A streaming pass: how long it may go on, how often it checkpoints, how long it waits for a change before it looks anyway, and how close together its looks may be. */
-const STREAM_PASS_MS = 10_000;
+/**
+ * A streaming pass: how long it may go on (it also ends when the run is interrupted), how often it
+ * checkpoints, how long it waits for a change before it looks anyway, and how close together its
+ * looks may be.
+ */
+const STREAM_PASS_MS = 30_000;
 const STREAM_SAVE_MS = 1_000;
 const LOOK_INTERVAL_MS = 150;
 const LOOK_SPACING_MS = 50;
@@ -427,7 +433,8 @@ class Pass {
   /**
    * A streaming pass (idempotent steps that ask for it): instead of starting one window and
    * waiting for all of it, a slot is refilled as soon as its operation is over, for up to
-   * STREAM_PASS_MS. The items are looked at again whenever an act returns or the world changes
+   * STREAM_PASS_MS or until the run is interrupted (deps.interrupted: a cancellation or a
+   * deletion; then no new act starts and the pass ends once those under way return). The items are looked at again whenever an act returns or the world changes
    * (deps.wait), at most every LOOK_SPACING_MS; progress (handles, item states) is checkpointed at
    * most every STREAM_SAVE_MS and at the end. A crash loses at most the handles of the last
    * interval: the step is idempotent, so observe finds what those operations did.
@@ -446,8 +453,10 @@ class Pass {
     let unsaved = 0;
     let looks = 1;
     let lookMs = 0;
+    let actMs = 0;
     let lastSave = clock.monotonic();
     let lastLook = lastSave;
+    let stopping = false;
     let returned = 0;
     let wake: () => void = () => undefined;
     const wait = this.deps.wait!;
@@ -465,9 +474,11 @@ class Pass {
       const now = this.now();
       this.claim(step, it, now);
       if (started++ === 0) this.crash("before-act");
+      const t = performance.now();
       acting.set(
         it,
         this.actItem(step, ctx, it, now).then((p) => {
+          actMs += performance.now() - t;
           permanent ??= p;
           acting.delete(it);
           unsaved++;
@@ -478,7 +489,8 @@ class Pass {
     };
     try {
       for (;;) {
-        if (!permanent && clock.monotonic() < deadline) {
+        if (!stopping && (this.deps.interrupted?.() || clock.monotonic() >= deadline)) stopping = true;
+        if (!permanent && !stopping) {
           for (const it of look.followUps) if (!acting.has(it)) start(it);
           let room = concurrency - look.inflight - [...acting.keys()].filter((it) => !look.followUps.includes(it)).length;
           for (const it of look.candidates) {
@@ -488,8 +500,8 @@ class Pass {
             room--;
           }
         }
-        const idle = acting.size === 0 && look.inflight === 0 && (look.candidates.length === 0 || clock.monotonic() >= deadline);
-        if (permanent || idle || (clock.monotonic() >= deadline && acting.size === 0)) break;
+        const idle = acting.size === 0 && look.inflight === 0 && (look.candidates.length === 0 || stopping);
+        if (permanent || idle || (stopping && acting.size === 0)) break;
         // Wait for an act to return, the world to change, or a poll's worth of time; then look again.
         if (returned === 0) {
           const woken = new Promise<void>((resolve) => (wake = resolve));
@@ -518,13 +530,18 @@ class Pass {
       throw failure instanceof Error ? failure : new Error(messageOf(failure));
     }
     if (permanent) return this.stop("Failed", permanent.reason, permanent.message);
+    const log = (): void => this.deps.log.debug(
+      { step: rec.name, items: items.length, done: items.filter((it) => it.op!.done).length, acted: started, looks, lookMs: Math.round(lookMs), meanActMs: started ? Math.round(actMs / started) : 0, inflight: look.inflight },
+      "Batch stream pass",
+    );
     const through = this.through(step, items);
     if (through) {
+      log();
       if (unsaved > 0) this.crash("after-act");
       return through;
     }
     await save();
-    this.deps.log.debug({ step: rec.name, items: items.length, done: items.filter((it) => it.op!.done).length, acted: started, looks, lookMs: Math.round(lookMs), inflight: look.inflight }, "Batch stream pass");
+    log();
     const more = look.candidates.length > 0;
     return { kind: "Continue", requeueAfterMs: more ? 0 : Math.min(look.minPoll, AFTER_START_MS) };
   }

@@ -35,6 +35,8 @@ export interface FailoverRunDeps {
   readonly crash?: EngineDeps["crash"];
   /** Run and step counters and durations, RTO and last successful test per group. */
   readonly metrics?: FailoverMetrics;
+  /** The run as the informer has it now (to notice a cancellation or deletion during a long pass; never for the lock). */
+  readonly cached?: (namespace: string, name: string) => FailoverRun | undefined;
   /** Called when a run starts or stops being active (the controller's inventory subscriptions). */
   readonly onActive?: (key: string, recoverySites: readonly string[] | undefined) => void;
 }
@@ -334,8 +336,15 @@ export class FailoverRunReconciler implements Reconciler {
       clock: this.deps.clock,
       poller: this.deps.poller,
       log: ctx.log,
-      // Batch steps that stream refill their slots as the Sites report changes (setup.ts).
-      ...(changed ? { wait: (ms: number, signal: AbortSignal, wake: boolean) => (wake ? changed(sites(), ms, signal) : sleep(this.deps.clock, ms, signal)), refresh: () => rctx.refresh() } : {}),
+      // Batch steps that stream refill their slots as the Sites report changes (setup.ts), and
+      // stop refilling when someone asks something of the run (the next pass handles it).
+      ...(changed
+        ? {
+            wait: (ms: number, signal: AbortSignal, wake: boolean) => (wake ? changed(sites(), ms, signal) : sleep(this.deps.clock, ms, signal)),
+            refresh: () => rctx.refresh(),
+            interrupted: () => interrupts(this.deps.cached?.(run.metadata.namespace ?? "", run.metadata.name)),
+          }
+        : {}),
       // Crash points are named per run type: a CleanupTest's ClaimGroups is not its Test's.
       ...(this.deps.crash ? { crash: (point, step) => this.deps.crash?.(point, `${run.spec.type}/${step}`) } : {}),
       onStep: (rec: StepRecord, event: StepEvent, message: string) => {
@@ -350,6 +359,11 @@ export class FailoverRunReconciler implements Reconciler {
 }
 
 const secondsSince = (iso: string | undefined, now: number): number => (iso ? Math.max(0, (now - Date.parse(iso)) / 1000) : 0);
+
+/** Whether the run as cached asks for a new look: cancelled or deleted. */
+function interrupts(run: FailoverRun | undefined): boolean {
+  return run?.metadata.deletionTimestamp !== undefined || run?.metadata.annotations?.[ANNOTATIONS.cancel] === "true";
+}
 
 /** No operation of the current step is in flight (cancellation waits for that). */
 function atBoundary(store: RunStore): boolean {

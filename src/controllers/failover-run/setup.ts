@@ -20,6 +20,7 @@ export function setupFailoverRunController(m: Manager, deps: ControllerDeps): vo
   const sites = m.informer(SiteType);
   const groups = m.informer(ProtectionGroupType);
   const relationships = m.informer(ReplicationRelationshipType);
+  const runs = m.informer(FailoverRunType);
   const site = (name: string) => sites.get(name);
   const waiters = new Set<{ sites: readonly string[]; wake: () => void }>();
   const world = { ...runWorld(deps, site), changed: (on: readonly string[], ms: number, signal: AbortSignal) => changedAt(waiters, deps.clock, on, ms, signal) };
@@ -40,6 +41,7 @@ export function setupFailoverRunController(m: Manager, deps: ControllerDeps): vo
       },
       crash: deps.crash,
       metrics: deps.failoverMetrics,
+      cached: (ns, name) => runs.get(`${ns}/${name}`),
       onActive: (key, recoverySites) => {
         if (recoverySites) active.set(key, recoverySites);
         else active.delete(key);

@@ -382,7 +382,30 @@ describe("step engine: streaming batch steps", () => {
     const persisted = JSON.parse(host.persisted) as { items: Host["items"] };
     expect(Object.values(persisted.items).filter((i) => i.op?.handle)).toHaveLength(2);
     expect(world.calls.filter((c) => c.startsWith("create"))).toHaveLength(2);
-    expect(waits.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(10_000);
+    expect(waits.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(30_000);
+  });
+
+  it("stops refilling as soon as the run is interrupted (a cancellation) and ends the pass with what runs saved", async () => {
+    const world = new World();
+    world.pollsPerJob = 3;
+    const keys = Array.from({ length: 10 }, (_, i) => `vm-${i}`);
+    const host = new Host(["MakeAll"], keys);
+    const clock = new FakeClock();
+    let cancelled = false;
+    const d = { ...deps(clock, world, undefined, []), interrupted: () => cancelled };
+    const step = streaming(2);
+    const watched: BatchStep<Ctx, Item> = {
+      ...step,
+      actItem: (ctx, it) => {
+        if (world.calls.filter((c) => c.startsWith("create")).length === 3) cancelled = true;
+        return step.actItem(ctx, it);
+      },
+    };
+    const out = await advance(host, [watched], { world, host }, d, new AbortController().signal);
+    expect(out.kind).toBe("Continue");
+    expect(world.calls.filter((c) => c.startsWith("create"))).toHaveLength(4);
+    const persisted = JSON.parse(host.persisted) as { items: Host["items"] };
+    expect(Object.values(persisted.items).filter((i) => i.op?.handle || i.op?.done).length).toBeGreaterThanOrEqual(2);
   });
 
   it("goes on with the others when one item's operation fails, and fails that item when its attempts run out", async () => {
