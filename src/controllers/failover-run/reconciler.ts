@@ -342,7 +342,7 @@ export class FailoverRunReconciler implements Reconciler {
         ? {
             wait: (ms: number, signal: AbortSignal, wake: boolean) => (wake ? changed(sites(), ms, signal) : sleep(this.deps.clock, ms, signal)),
             refresh: () => rctx.refresh(),
-            interrupted: () => interrupts(this.deps.cached?.(run.metadata.namespace ?? "", run.metadata.name)),
+            interrupted: () => interrupts(run, this.deps.cached?.(run.metadata.namespace ?? "", run.metadata.name)),
           }
         : {}),
       // Crash points are named per run type: a CleanupTest's ClaimGroups is not its Test's.
@@ -360,9 +360,11 @@ export class FailoverRunReconciler implements Reconciler {
 
 const secondsSince = (iso: string | undefined, now: number): number => (iso ? Math.max(0, (now - Date.parse(iso)) / 1000) : 0);
 
-/** Whether the run as cached asks for a new look: cancelled or deleted. */
-function interrupts(run: FailoverRun | undefined): boolean {
-  return run?.metadata.deletionTimestamp !== undefined || run?.metadata.annotations?.[ANNOTATIONS.cancel] === "true";
+/** Whether the run as cached now asks for a new look: cancelled or deleted since the pass read it (a cleanup after either goes on). */
+function interrupts(read: FailoverRun, now: FailoverRun | undefined): boolean {
+  const cancelled = (r: FailoverRun | undefined): boolean => r?.metadata.annotations?.[ANNOTATIONS.cancel] === "true";
+  const deleted = (r: FailoverRun | undefined): boolean => r?.metadata.deletionTimestamp !== undefined;
+  return (cancelled(now) && !cancelled(read)) || (deleted(now) && !deleted(read));
 }
 
 /** No operation of the current step is in flight (cancellation waits for that). */
