@@ -269,36 +269,59 @@ async function appendixA(w: World, vms: readonly VmRecord[]): Promise<number> {
 
 // ---- parts ----------------------------------------------------------------------------------
 
-async function partA(): Promise<void> {
+/** A lab of two groups of vmsPerGroup VMs with the method delays, the operator as deployed, and the groups Ready. */
+async function startWorld(vmsPerGroup: number): Promise<{ w: World; readyMs: number }> {
   const t0 = performance.now();
   const w = await World.start({
-    labArgs: ["--vms-per-group", String(perGroup), "--datastores-per-group", String(DATASTORES_PER_GROUP), ...LAB_DELAYS],
+    labArgs: ["--vms-per-group", String(vmsPerGroup), "--datastores-per-group", String(DATASTORES_PER_GROUP), ...LAB_DELAYS],
     operatorEnv: deployedEnv(),
   });
   try {
     await setup(w);
     w.startOperator([`--log-level=${process.env.BENCH_LOG_LEVEL ?? "info"}`]);
     await groupsReady(w);
-    console.log(`A. ${2 * perGroup} protected VMs over ${2 * DATASTORES_PER_GROUP} VMFS datastores and one NFS datastore; groups Ready ${secs(performance.now() - t0)} s after start`);
+  } catch (err) {
+    await w.stop();
+    throw err;
+  }
+  return { w, readyMs: performance.now() - t0 };
+}
+
+/** A Test of both groups at concurrency c, applied and run to its end, with what it cost. */
+async function measuredTest(w: World, name: string, c: number) {
+  const before = await apiserverWrites(w);
+  const applied = performance.now();
+  const { value: run, peakRss, heapAtPeak } = await withRss(w, () => runToEnd(w, name, { type: "Test", protectionGroups: ["hr", "finance"], powerOn: { concurrency: c } }));
+  const wall = performance.now() - applied;
+  const after = await apiserverWrites(w);
+  const vms = await vmsOf(w, run);
+  return {
+    run,
+    vms,
+    wall,
+    rto: (run.status?.rtoSeconds ?? NaN) * 1000,
+    bound: criticalPath(vms, c),
+    steps: stepTimes(run),
+    failed: vms.filter((v) => v.state === "Failed").length,
+    writes: `writes: ${after.status - before.status} status, ${after.configmaps - before.configmaps} ConfigMap`,
+    memory: `peak RSS ${mib(peakRss)} MiB (heap used then ${mib(heapAtPeak)} MiB)`,
+  };
+}
+
+async function partA(): Promise<void> {
+  const { w, readyMs } = await startWorld(perGroup);
+  try {
+    console.log(`A. ${2 * perGroup} protected VMs over ${2 * DATASTORES_PER_GROUP} VMFS datastores and one NFS datastore; groups Ready ${secs(readyMs)} s after start`);
     let last: { run: FailoverRun; vms: VmRecord[] } | undefined;
     const rtos = new Map<number, number>();
     for (const c of concurrencies) {
       const name = `bench-c${c}`;
-      const before = await apiserverWrites(w);
-      const applied = performance.now();
-      const { value: run, peakRss, heapAtPeak } = await withRss(w, () => runToEnd(w, name, { type: "Test", protectionGroups: ["hr", "finance"], powerOn: { concurrency: c } }));
-      const wall = performance.now() - applied;
-      const after = await apiserverWrites(w);
-      const vms = await vmsOf(w, run);
-      const rto = (run.status?.rtoSeconds ?? NaN) * 1000;
+      const { run, vms, wall, rto, bound, steps, failed, writes, memory } = await measuredTest(w, name, c);
       rtos.set(c, rto);
-      const bound = criticalPath(vms, c);
-      const steps = stepTimes(run);
-      const failed = vms.filter((v) => v.state === "Failed").length;
       console.log(
         `  concurrency ${c}: RTO ${secs(rto)} s (apply → Succeeded ${secs(wall)} s); critical-path bound ${secs(bound)} s → ${(rto / bound).toFixed(2)}x;` +
           ` VM work alone ${secs(rto - steps.storageMs)} s → ${((rto - steps.storageMs) / bound).toFixed(2)}x; storage steps ${secs(steps.storageMs)} s;` +
-          ` ${vms.length} VMs, ${failed} failed; writes: ${after.status - before.status} status, ${after.configmaps - before.configmaps} ConfigMap; peak RSS ${mib(peakRss)} MiB (heap used then ${mib(heapAtPeak)} MiB)`,
+          ` ${vms.length} VMs, ${failed} failed; ${writes}; ${memory}`,
       );
       console.log(`    steps: ${steps.line}`);
       if (c === concurrencies[concurrencies.length - 1]) last = { run, vms };
@@ -321,30 +344,17 @@ async function partA(): Promise<void> {
 }
 
 async function partB(): Promise<void> {
-  const t0 = performance.now();
-  const w = await World.start({
-    labArgs: ["--vms-per-group", String(largePerGroup), "--datastores-per-group", String(DATASTORES_PER_GROUP), ...LAB_DELAYS],
-    operatorEnv: deployedEnv(),
-  });
+  const { w, readyMs } = await startWorld(largePerGroup);
   try {
-    await setup(w);
-    w.startOperator([`--log-level=${process.env.BENCH_LOG_LEVEL ?? "info"}`]);
-    await groupsReady(w);
-    console.log(`B. ${2 * largePerGroup} protected VMs; groups Ready ${secs(performance.now() - t0)} s after start`);
-    const before = await apiserverWrites(w);
-    const { value: run, peakRss, heapAtPeak } = await withRss(w, () => runToEnd(w, "bench-large", { type: "Test", protectionGroups: ["hr", "finance"], powerOn: { concurrency: 64 } }));
-    const after = await apiserverWrites(w);
-    const vms = await vmsOf(w, run);
-    const bound = criticalPath(vms, 64);
-    const rto = (run.status?.rtoSeconds ?? NaN) * 1000;
+    console.log(`B. ${2 * largePerGroup} protected VMs; groups Ready ${secs(readyMs)} s after start`);
+    const { run, vms, rto, bound, steps, failed, writes, memory } = await measuredTest(w, "bench-large", 64);
     const size = Buffer.byteLength(JSON.stringify(run));
     const shards = await Promise.all((run.status?.vmShards ?? []).map(async (s) => Buffer.byteLength(JSON.stringify(await w.kube.get(ConfigMapType, { namespace: NS, name: s.name })))));
     console.log(
-      `  ${vms.length} VMs at concurrency 64: RTO ${secs(rto)} s, bound ${secs(bound)} s → ${(rto / bound).toFixed(2)}x; ${vms.filter((v) => v.state === "Failed").length} failed;` +
-        ` FailoverRun object ${kib(size)} KiB, ${shards.length} shard ConfigMaps of at most ${kib(Math.max(...shards))} KiB;` +
-        ` writes: ${after.status - before.status} status, ${after.configmaps - before.configmaps} ConfigMap; peak RSS ${mib(peakRss)} MiB (heap used then ${mib(heapAtPeak)} MiB)`,
+      `  ${vms.length} VMs at concurrency 64: RTO ${secs(rto)} s, bound ${secs(bound)} s → ${(rto / bound).toFixed(2)}x; ${failed} failed;` +
+        ` FailoverRun object ${kib(size)} KiB, ${shards.length} shard ConfigMaps of at most ${kib(Math.max(...shards))} KiB; ${writes}; ${memory}`,
     );
-    console.log(`    steps: ${stepTimes(run).line}`);
+    console.log(`    steps: ${steps.line}`);
   } finally {
     await w.stop();
   }

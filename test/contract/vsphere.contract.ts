@@ -116,6 +116,23 @@ const devicePathOf = (u: UnresolvedVmfsVolume): string => u.extents[0]!.devicePa
  * tier) and against the lab's vCenter through the real client (integration tier), so the fake
  * cannot drift from the real behaviour.
  */
+/** The lab's VMbook names for Site 2 (hack/lab/internal/topology/vmbook.go): the unit tier builds the fake with the same, so both run this suite. */
+export const VMBOOK_SITE2: VsphereContractNames = {
+  datacenter: "Site 2",
+  cluster: "Site2-BCDR",
+  hosts: [
+    { name: "bcdr1.site2.vmbook.lab", address: "30.1.1.11" },
+    { name: "bcdr2.site2.vmbook.lab", address: "30.1.1.12" },
+  ],
+  folder: "Infrastructure",
+  runningVm: "Site2-DC1",
+  stoppedVm: { path: "Development/Dev-03", vmx: "[DEV2] Dev-03/Dev-03.vmx" },
+  portgroup: "Site2-LAN",
+  otherPortgroup: "Site2-Test-Isolated",
+  copy: { label: "RP1", vmx: "[RP1] HR Database/HR Database.vmx" },
+  nfs: { name: "RP5", vmx: "[RP5] Finance-App1/Finance-App1.vmx" },
+};
+
 export function vsphereContract(n: VsphereContractNames, setup: () => Promise<VsphereContractWorld>): void {
   async function datacenter(w: VsphereContractWorld): Promise<DatacenterInfo> {
     const dc = await w.client.findDatacenter(n.datacenter, signal());

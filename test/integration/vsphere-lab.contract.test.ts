@@ -5,28 +5,12 @@ import type { OntapClient } from "../../src/ontap/client.js";
 import { isJobRef } from "../../src/ontap/jobs.js";
 import type { Done, JobRef } from "../../src/ontap/jobs.js";
 import { createOntapClient } from "../../src/ontap/rest.js";
-import { vsphereContract } from "../contract/vsphere.contract.js";
-import type { VsphereContractNames } from "../contract/vsphere.contract.js";
+import { VMBOOK_SITE2, vsphereContract } from "../contract/vsphere.contract.js";
 import { eventually } from "../harness/kube.js";
 import { Lab } from "../harness/lab.js";
 import { vcenterClient } from "../harness/vsphere.js";
 
-/** The lab's VMbook names for Site 2 (hack/lab/internal/topology/vmbook.go); the unit tier runs the fake with the same. */
-const names: VsphereContractNames = {
-  datacenter: "Site 2",
-  cluster: "Site2-BCDR",
-  hosts: [
-    { name: "bcdr1.site2.vmbook.lab", address: "30.1.1.11" },
-    { name: "bcdr2.site2.vmbook.lab", address: "30.1.1.12" },
-  ],
-  folder: "Infrastructure",
-  runningVm: "Site2-DC1",
-  stoppedVm: { path: "Development/Dev-03", vmx: "[DEV2] Dev-03/Dev-03.vmx" },
-  portgroup: "Site2-LAN",
-  otherPortgroup: "Site2-Test-Isolated",
-  copy: { label: "RP1", vmx: "[RP1] HR Database/HR Database.vmx" },
-  nfs: { name: "RP5", vmx: "[RP5] Finance-App1/Finance-App1.vmx" },
-};
+const names = VMBOOK_SITE2;
 
 /** Site 2's SVM, its data LIF, the BCDR hosts' igroup and export policy, and the replicas the copies come from. */
 const SVM = "svm2";

@@ -128,7 +128,7 @@ export class FailoverRunReconciler implements Reconciler {
     store.phase = status.cleanupSteps !== undefined ? "cleanup" : "main";
     const groups = await this.groups(ctx, store);
     const rctx = new RunContext(store, this.deps.world, groups, ctx.log, ctx.signal);
-    const outcome = await advance(store, stepsOf(run.spec.type, store.phase), rctx, this.engineDeps(ctx, run, rctx), ctx.signal);
+    const outcome = await advance(store, stepsOf(run.spec.type, store.phase), rctx, this.engineDeps(ctx, store, rctx), ctx.signal);
     return this.conclude(ctx, store, rctx, cond, outcome);
   }
 
@@ -322,16 +322,12 @@ export class FailoverRunReconciler implements Reconciler {
     await this.deps.kube.replaceStatus(FailoverRunType, { ...test, status: { ...(test.status ?? {}), cleanedUpBy: store.run.metadata.name } }, ctx.signal);
   }
 
-  private engineDeps(ctx: ReconcileContext, run: FailoverRun, rctx: RunContext): EngineDeps {
+  private engineDeps(ctx: ReconcileContext, store: RunStore, rctx: RunContext): EngineDeps {
+    const { run } = store;
     const { events, changed } = this.deps.world;
     const warn: readonly StepEvent[] = ["Failed", "Blocked", "Retrying"];
-    const sites = (): string[] => {
-      try {
-        return [...new Set([...rctx.groups.keys()].flatMap((g) => [rctx.targetSiteName(g), rctx.sourceSiteName(g)]))];
-      } catch {
-        return []; // a group gone: the step will say so; wait the full interval
-      }
-    };
+    // The Sites whose inventory changes wake a streaming pass: those the run watches.
+    const sites = this.recoverySites(store);
     return {
       clock: this.deps.clock,
       poller: this.deps.poller,
@@ -340,7 +336,7 @@ export class FailoverRunReconciler implements Reconciler {
       // stop refilling when someone asks something of the run (the next pass handles it).
       ...(changed
         ? {
-            wait: (ms: number, signal: AbortSignal, wake: boolean) => (wake ? changed(sites(), ms, signal) : sleep(this.deps.clock, ms, signal)),
+            wait: (ms: number, signal: AbortSignal, wake: boolean) => (wake ? changed(sites, ms, signal) : sleep(this.deps.clock, ms, signal)),
             refresh: () => rctx.refresh(),
             interrupted: () => interrupts(run, this.deps.cached?.(run.metadata.namespace ?? "", run.metadata.name)),
           }

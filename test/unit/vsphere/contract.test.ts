@@ -4,27 +4,11 @@ import { PermanentError, TransientError } from "../../../src/runtime/errors.js";
 import { DONE } from "../../../src/vsphere/client.js";
 import { isFault } from "../../../src/vsphere/errors.js";
 import type { TaskRef } from "../../../src/vsphere/types.js";
-import { vsphereContract } from "../../contract/vsphere.contract.js";
-import type { VsphereContractNames } from "../../contract/vsphere.contract.js";
+import { VMBOOK_SITE2, vsphereContract } from "../../contract/vsphere.contract.js";
 import { vmbookSite2 } from "../../fakes/vsphere.js";
 import type { FakeVsphere, FakeVmxSpec } from "../../fakes/vsphere.js";
 
-/** The lab's VMbook names for Site 2 (hack/lab/internal/topology/vmbook.go), so both tiers run the same suite. */
-const names: VsphereContractNames = {
-  datacenter: "Site 2",
-  cluster: "Site2-BCDR",
-  hosts: [
-    { name: "bcdr1.site2.vmbook.lab", address: "30.1.1.11" },
-    { name: "bcdr2.site2.vmbook.lab", address: "30.1.1.12" },
-  ],
-  folder: "Infrastructure",
-  runningVm: "Site2-DC1",
-  stoppedVm: { path: "Development/Dev-03", vmx: "[DEV2] Dev-03/Dev-03.vmx" },
-  portgroup: "Site2-LAN",
-  otherPortgroup: "Site2-Test-Isolated",
-  copy: { label: "RP1", vmx: "[RP1] HR Database/HR Database.vmx" },
-  nfs: { name: "RP5", vmx: "[RP5] Finance-App1/Finance-App1.vmx" },
-};
+const names = VMBOOK_SITE2;
 
 const BCDR = names.hosts.map((h) => h.name);
 /** What Site 1's VMs carry: a distributed port of Site 1's switch, which does not resolve at Site 2. */

@@ -102,11 +102,9 @@ func (o *optionOverride) UpdateOptions(ctx *simulator.Context, req *types.Update
 func convertOption(cur, val any) (any, bool) {
 	switch cur.(type) {
 	case int64:
-		n, ok := val.(int64)
-		return n, ok
+		return sameType[int64](val)
 	case int32:
-		n, ok := val.(int32)
-		return n, ok
+		return sameType[int32](val)
 	case int:
 		switch n := val.(type) {
 		case int64:
@@ -116,11 +114,15 @@ func convertOption(cur, val any) (any, bool) {
 		}
 		return nil, false
 	case bool:
-		b, ok := val.(bool)
-		return b, ok
+		return sameType[bool](val)
 	case string:
-		s, ok := val.(string)
-		return s, ok
+		return sameType[string](val)
 	}
 	return val, val != nil
+}
+
+// sameType returns val when it is a T.
+func sameType[T any](val any) (any, bool) {
+	v, ok := val.(T)
+	return v, ok
 }
