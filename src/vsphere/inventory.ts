@@ -3,7 +3,7 @@ import type { XNode } from "./soap/xml.js";
 import { readRef, readRefs } from "./property-collector.js";
 import type { ObjectContent, PropertySpec } from "./property-collector.js";
 import type {
-  ComputeResourceInfo, ConnectionState, DatacenterInfo, DatastoreInfo, FolderInfo, HostInfo, InventoryObject, MoRef, NetworkInfo,
+  ComputeResourceInfo, ConnectionState, DatacenterInfo, DatastoreInfo, FolderInfo, GuestNic, HostInfo, InventoryObject, MoRef, NetworkInfo,
   PowerState, ResourcePoolInfo, VmInfo, VmQuestion,
 } from "./types.js";
 
@@ -23,6 +23,40 @@ function readQuestion(n: XNode | undefined): VmQuestion | undefined {
   const choices = childrenNamed(choice, "choiceInfo").map((c) => ({ key: textAt(c, "key") ?? "", label: textAt(c, "label") ?? textAt(c, "summary") ?? "" }));
   const defaultIndex = numberAt(choice, "defaultIndex");
   return { id, text: textAt(n, "text") ?? "", choices, defaultKey: defaultIndex !== undefined ? choices[defaultIndex]?.key : undefined };
+}
+
+/** guest.net (ArrayOfGuestNicInfo), sorted by device key; undefined when tools report none. */
+function readGuestNics(v: XNode | undefined): GuestNic[] | undefined {
+  const nics = childrenNamed(v, "GuestNicInfo").map((n): GuestNic => {
+    const ipConfig = child(n, "ipConfig");
+    const fromConfig = childrenNamed(ipConfig, "ipAddress").map((a) => `${textAt(a, "ipAddress") ?? ""}/${textAt(a, "prefixLength") ?? ""}`.replace(/\/$/, ""));
+    const addresses = fromConfig.length ? fromConfig : childrenNamed(n, "ipAddress").map((a) => a.text ?? "").filter((a) => a !== "");
+    const dns = childrenNamed(child(n, "dnsConfig"), "ipAddress").map((a) => a.text ?? "").filter((a) => a !== "");
+    const deviceKey = numberAt(n, "deviceConfigId");
+    const dhcp = boolAt(ipConfig, "dhcp.ipv4.enable");
+    return {
+      ...(deviceKey !== undefined ? { deviceKey } : {}),
+      ...(textAt(n, "macAddress") ? { mac: textAt(n, "macAddress") } : {}),
+      ...(textAt(n, "network") ? { network: textAt(n, "network") } : {}),
+      connected: boolAt(n, "connected") ?? false,
+      addresses,
+      ...(dhcp ? { dhcp } : {}),
+      ...(dns.length ? { dns } : {}),
+    };
+  });
+  nics.sort((a, b) => (a.deviceKey ?? Infinity) - (b.deviceKey ?? Infinity));
+  return nics.length ? nics : undefined;
+}
+
+/** The default route and DNS servers of guest.ipStack (its first stack). */
+function readIpStack(v: XNode | undefined): { gateway?: { ip: string; nic?: number }; dns?: string[] } {
+  const stack = childrenNamed(v, "GuestStackInfo")[0];
+  if (!stack) return {};
+  const route = childrenNamed(child(stack, "ipRouteConfig"), "ipRoute").find((r) => textAt(r, "network") === "0.0.0.0" && numberAt(r, "prefixLength") === 0);
+  const ip = textAt(route, "gateway.ipAddress");
+  const device = numberAt(route, "gateway.device");
+  const dns = childrenNamed(child(stack, "dnsConfig"), "ipAddress").map((a) => a.text ?? "").filter((a) => a !== "");
+  return { ...(ip ? { gateway: { ip, ...(device !== undefined ? { nic: device } : {}) } } : {}), ...(dns.length ? { dns } : {}) };
 }
 
 /**
@@ -60,6 +94,15 @@ const vmSpec: KindSpec<"VirtualMachine", VmInfo> = {
     "guest.toolsRunningStatus": (o, v) => (o.toolsRunningStatus = str(v)),
     "summary.quickStats.guestHeartbeatStatus": (o, v) => (o.guestHeartbeat = str(v)),
     "guest.ipAddress": (o, v) => (o.guestIp = str(v)),
+    "config.guestId": (o, v) => (o.guestId = str(v)),
+    "guest.hostName": (o, v) => (o.guestHostName = str(v)),
+    "guest.net": (o, v) => (o.guestNics = readGuestNics(v)),
+    "guest.ipStack": (o, v) => {
+      const s = readIpStack(v);
+      o.guestGateway = s.gateway;
+      o.guestDns = s.dns;
+    },
+    "config.tools.pendingCustomization": (o, v) => (o.pendingCustomization = str(v) !== undefined || undefined),
   },
 };
 

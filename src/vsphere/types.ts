@@ -41,6 +41,33 @@ export interface VmInfo {
   readonly toolsRunningStatus?: string;
   readonly guestHeartbeat?: string;
   readonly guestIp?: string;
+  /** config.guestId ("rhel9_64Guest", "windows2019srv_64Guest"): which customization identity applies. */
+  readonly guestId?: string;
+  /** guest.hostName, as VMware Tools report it. */
+  readonly guestHostName?: string;
+  /** guest.net: the NICs VMware Tools report, in device key order (empty while tools do not run). */
+  readonly guestNics?: readonly GuestNic[];
+  /** The default route of guest.ipStack: its gateway and the guest.net position of its NIC. */
+  readonly guestGateway?: { readonly ip: string; readonly nic?: number };
+  /** The DNS servers of guest.ipStack. */
+  readonly guestDns?: readonly string[];
+  /** config.tools.pendingCustomization is set: a CustomizeVM_Task waits for the next boot. */
+  readonly pendingCustomization?: boolean;
+}
+
+/** One NIC as VMware Tools report it (GuestNicInfo). */
+export interface GuestNic {
+  /** The virtual device key (deviceConfigId). */
+  readonly deviceKey?: number;
+  readonly mac?: string;
+  readonly network?: string;
+  readonly connected: boolean;
+  /** Its addresses, "ip/prefixLength" (IPv4 and IPv6). */
+  readonly addresses: readonly string[];
+  /** IPv4 by DHCP. */
+  readonly dhcp?: boolean;
+  /** This NIC's own DNS servers (GuestNicInfo.dnsConfig). */
+  readonly dns?: readonly string[];
 }
 
 export interface FolderInfo {

@@ -150,8 +150,9 @@ export function reconfigSpec(devices: VmDevices, r: VmReconfig): Xml {
 }
 
 export interface NicIpSettings {
-  readonly ip: string;
-  readonly subnetMask: string;
+  /** A fixed IPv4 address; absent: the NIC takes its address by DHCP. */
+  readonly ip?: string;
+  readonly subnetMask?: string;
   readonly gateways?: readonly string[];
   readonly dnsServers?: readonly string[];
   readonly macAddress?: string;
@@ -190,7 +191,7 @@ export function customizationSpec(c: GuestCustomization): Xml {
       el("nicSettingMap", [
         text("macAddress", n.macAddress),
         el("adapter", [
-          el("ip", [text("ipAddress", n.ip)], "CustomizationFixedIp"),
+          n.ip !== undefined ? el("ip", [text("ipAddress", n.ip)], "CustomizationFixedIp") : el("ip", [], "CustomizationDhcpIpGenerator"),
           text("subnetMask", n.subnetMask),
           each(n.gateways, (g) => text("gateway", g)),
           each(n.dnsServers, (d) => text("dnsServerList", d)),

@@ -459,6 +459,27 @@ export function vsphereContract(n: VsphereContractNames, setup: () => Promise<Vs
     expect((await vmInfo(w, vm)).powerState).toBe("poweredOn");
   });
 
+  it("customizes a powered-off VM's guest at its next boot: pending until then, a second customization refused in its task, the new address in guest.net after", async () => {
+    const w = await setup();
+    const vm = await vmAt(w, n.stoppedVm.path);
+    const nics = (await w.client.getVmDevices(vm, signal())).nics;
+    const spec = { os: "linux" as const, hostName: "contract01", domain: "vmbook.lab", nics: nics.map((_, i) => (i === 0 ? { ip: "30.1.1.199", subnetMask: "255.255.255.0", gateways: ["30.1.1.254"], dnsServers: ["30.1.1.5"] } : {})) };
+    await succeed(w, await w.client.customizeVm(vm, spec, signal()));
+    expect((await vmInfo(w, vm)).pendingCustomization).toBe(true);
+    expect((await settle(w, await w.client.customizeVm(vm, spec, signal()))).error?.faultType).toBe("CustomizationPending");
+    await succeed(w, await w.client.powerOn(vm, signal()));
+    const up = await until(w, async () => {
+      const info = await vmInfo(w, vm);
+      return info.toolsRunningStatus === "guestToolsRunning" && info.guestNics?.length ? info : undefined;
+    });
+    expect(up.pendingCustomization).toBeUndefined();
+    expect(up.guestNics?.[0]).toMatchObject({ connected: expect.any(Boolean), addresses: ["30.1.1.199/24"] });
+    expect(up.guestNics?.[0]?.deviceKey).toBe(nics[0]!.key);
+    // Only powered off: a running VM is refused (InvalidPowerState, in the task).
+    expect((await settle(w, await w.client.customizeVm(vm, spec, signal()))).error?.faultType).toBe("InvalidPowerState");
+    await succeed(w, await w.client.powerOff(vm, signal()));
+  });
+
   it("asks a guest whose tools run to shut down (DONE at once, off soon after), and is DONE for a powered-off VM", async () => {
     const w = await setup();
     const vm = await vmAt(w, `${n.folder}/${n.runningVm}`);

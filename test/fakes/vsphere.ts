@@ -112,6 +112,8 @@ interface VmxFile {
   /** Written at another site or path (a copy): the next power-on asks "moved or copied". */
   asks: boolean;
   guestIp?: string;
+  /** The prefix length of guestIp (default 24). */
+  guestPrefix?: number;
   tools: boolean;
   toolsAfterPowerOn: boolean;
 }
@@ -996,7 +998,13 @@ export class FakeVsphere {
   powerOnNow(vm: FVm, seeding = false): void {
     vm.powerState = "poweredOn";
     vm.file.devices = vm.file.devices.map((d) => (child(d, "connectable") ? setConnected(d, textAt(d, "connectable.startConnected") === "true") : d));
-    if (vm.customization?.nics[0]) vm.file.guestIp = vm.customization.nics[0].ip;
+    // A pending customization is applied at this boot, and is then over (as the guest's own settings).
+    if (vm.customization) {
+      const first = vm.customization.nics[0];
+      vm.file.guestIp = first?.ip;
+      vm.file.guestPrefix = first?.subnetMask ? maskLength(first.subnetMask) : undefined;
+      vm.customization = undefined;
+    }
     if (!vm.file.tools) return;
     if (this.toolsOnPowerOn || seeding) vm.toolsRunning = true;
     else this.guestPending.push(() => void (vm.powerState === "poweredOn" && (vm.toolsRunning = true)));
@@ -1211,6 +1219,8 @@ export class FakeVsphere {
             powerState: o.powerState, connectionState: this.accessible(o) ? "connected" : "inaccessible", question: this.question(o),
             instanceUuid: o.file.instanceUuid, biosUuid: o.file.biosUuid, vmPathName: o.vmxPath, numEthernetCards: devices.nics.length, numVirtualDisks: 1,
             toolsRunningStatus: tools ? "guestToolsRunning" : "guestToolsNotRunning", guestHeartbeat: tools ? "green" : "gray", ...(tools && o.file.guestIp ? { guestIp: o.file.guestIp } : {}),
+            ...(tools ? { guestNics: devices.nics.map((n, i) => ({ deviceKey: n.key, connected: n.connected, addresses: i === 0 && o.file.guestIp ? [`${o.file.guestIp}/${o.file.guestPrefix ?? 24}`] : [] })) } : {}),
+            ...(o.customization ? { pendingCustomization: true } : {}),
           },
         };
       }
@@ -1625,6 +1635,7 @@ class FakeVsphereClient implements VsphereClient {
       const v = this.w.get(vm, "VM", "CustomizeVM");
       return this.w.task("CustomizeVM_Task", vm, v.name, () => {
         if (v.powerState !== "poweredOff") throw powerFault("poweredOff", v.powerState);
+        if (v.customization) throw taskFault("CustomizationPending", "Customization operation is already pending for the virtual machine.");
         if (spec.nics.length !== this.w.devices(v).nics.length) throw taskFault("NicSettingMismatch", `The number of network adapter settings in the customization specification: ${spec.nics.length} does not match the number of network adapters present in the virtual machine: ${this.w.devices(v).nics.length}.`, [t("numberOfNicsInSpec", spec.nics.length), t("numberOfNicsInVM", this.w.devices(v).nics.length)]);
         v.customization = spec;
         this.w.mutations.push(`CustomizeVM ${vm.value}`);
@@ -1811,4 +1822,9 @@ class FakeVsphereClient implements VsphereClient {
   getTasks(tasks: readonly MoRef[]): Promise<TaskState[]> {
     return this.w.call("getTasks", () => (tasks.length === 0 ? [] : this.w.taskStates(tasks)));
   }
+}
+
+/** 255.255.255.0 → 24. */
+function maskLength(mask: string): number {
+  return mask.split(".").reduce((bits, o) => bits + (Number(o) >>> 0).toString(2).replace(/0/g, "").length, 0);
 }

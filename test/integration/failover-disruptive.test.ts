@@ -14,6 +14,9 @@ import { World } from "../harness/world.js";
  */
 let w: World;
 const ns = "dr";
+const FINANCE_RULE = { fromCidr: "20.1.1.0/24", toCidr: "30.1.1.0/24", gateway: "30.1.1.254", dns: ["30.1.1.5"] };
+/** 20.1.1.150 → 30.1.1.150: the rule keeps the host part. */
+const atSite2 = (ip: string | undefined): string | undefined => ip?.replace(/^20\.1\.1\./, "30.1.1.");
 
 interface VmTruth {
   name: string;
@@ -22,6 +25,7 @@ interface VmTruth {
   powerState: string;
   datastores: string[];
   nics: { portgroup: string; mac: string; connected: boolean }[];
+  guestIp?: string;
 }
 interface RelTruth {
   state: string;
@@ -71,10 +75,15 @@ beforeAll(async () => {
   }
   await w.kube.create(ProtectionGroupType, group("hr", "Protection Group 1", ["rg1fv1", "rg1fv2"], {
     powerOn: { priorityGroups: [{ name: "db", priority: 1, vms: ["HR Database"] }] },
+    ipCustomization: { rules: [FINANCE_RULE] },
   }));
   // A VM of Site 2's own that Finance needs there (VMbook ch. 5: infrastructure at the recovery site).
   await w.lab.control("POST", "/sites/site2/vcenter/vms", { name: "Finance-Jumphost", folder: "Infrastructure", datastore: "LP1", portgroup: "Site2-LAN", ip: "30.1.1.77", poweredOn: false });
-  await w.kube.create(ProtectionGroupType, group("finance", "Protection Group 2", ["rg2fv1", "rg2fv2", "rg2fv3"], { auxiliaryVms: [{ name: "Finance-Jumphost", priority: 1 }] }));
+  // Finance moves from Site1-LAN (20.1.1.0/24) to Site2-LAN (30.1.1.0/24), keeping each host part.
+  await w.kube.create(ProtectionGroupType, group("finance", "Protection Group 2", ["rg2fv1", "rg2fv2", "rg2fv3"], {
+    auxiliaryVms: [{ name: "Finance-Jumphost", priority: 1 }],
+    ipCustomization: { rules: [FINANCE_RULE] },
+  }));
   w.startOperator();
   for (const g of ["hr", "finance"]) {
     await eventually(async () => (findCondition((await pg(g))?.status?.conditions, "Ready")?.status === "True" ? true : undefined), 90_000, `${g} Ready`);
@@ -87,6 +96,22 @@ afterAll(async () => {
 describe("PlannedMigration of Finance (HR stays at Site 1)", () => {
   it("is refused without its confirmation by the API server", async () => {
     await expect(apply("pm-unconfirmed", { type: "PlannedMigration", protectionGroups: ["finance"] })).rejects.toThrow(/confirmation/);
+  });
+
+  it("refuses a run whose re-IP rules overlap, before anything is touched", async () => {
+    const before = await w.lab.control<{ mutations: Record<string, number> }>("GET", "/truth/sites/site1/vcenter");
+    const rules = (r: object[]) => w.kube.mergePatch(ProtectionGroupType, { namespace: ns, name: "finance" }, { spec: { ipCustomization: { rules: r } } });
+    await rules([FINANCE_RULE, { fromCidr: "20.1.0.0/16", toCidr: "40.1.0.0/16" }]);
+    await apply("pm-overlap", { type: "PlannedMigration", protectionGroups: ["finance"], confirmation: "PlannedMigration" });
+    const c = findCondition((await finished("pm-overlap", 30_000)).status?.conditions, "Succeeded");
+    expect(c).toMatchObject({ status: "False", reason: "InvalidIpCustomization" });
+    expect(c?.message).toContain("rules[1]");
+    expect((await w.lab.control<{ mutations: Record<string, number> }>("GET", "/truth/sites/site1/vcenter")).mutations).toEqual(before.mutations);
+    await rules([FINANCE_RULE]);
+    await eventually(async () => {
+      const g = await pg("finance");
+      return g?.status?.observedGeneration === g?.metadata.generation && findCondition(g?.status?.conditions, "Ready")?.status === "True" ? true : undefined;
+    }, 60_000, "finance Ready with its rules restored");
   });
 
   it("shuts Finance down at Site 1, breaks its mirrors and runs it at Site 2 on Site2-LAN, never at both sites", async () => {
@@ -119,6 +144,10 @@ describe("PlannedMigration of Finance (HR stays at Site 1)", () => {
       expect(there!.powerState).toBe("poweredOn");
       expect(there!.folder.startsWith("DR/Site1-Protection Group 2")).toBe(true);
       expect(there!.nics.map((n) => [n.portgroup, n.mac, n.connected])).toEqual(v.nics.map((n) => ["Site2-LAN", n.mac, true]));
+      // Re-addressed by guest customization before its first boot there: 20.1.1.x → 30.1.1.x.
+      expect(v.guestIp, v.name).toMatch(/^20\.1\.1\./);
+      expect(there!.guestIp, v.name).toBe(atSite2(v.guestIp));
+      expect(s.vms?.find((x) => x.instanceUuid === v.instanceUuid)?.addresses, v.name).toEqual([`${atSite2(v.guestIp)}/24`]);
     }
     // The NFS replica is exported to Site 2's hosts by its own policy (it admits their subnet): kept.
     expect(await w.lab.control<{ exportPolicy: string; junction: string }>("GET", "/truth/sites/site2/ontap/volumes/RG2FV3_SM")).toMatchObject({ exportPolicy: "site2_esx_nfs", junction: "/RG2FV3_SM" });
@@ -192,6 +221,10 @@ describe("Failback and Reprotect of Finance", () => {
       expect(there!.powerState).toBe("poweredOn");
       expect(there!.folder.startsWith("Protection Group 2")).toBe(true);
       expect(there!.nics.map((n) => [n.portgroup, n.mac, n.connected])).toEqual(v.nics.map((n) => ["Site1-LAN", n.mac, true]));
+      // Its Site 1 address back (the inverse rule, with the gateway it had at home).
+      expect(v.guestIp, v.name).toMatch(/^30\.1\.1\./);
+      expect(there!.guestIp, v.name).toBe(v.guestIp!.replace(/^30\.1\.1\./, "20.1.1."));
+      expect(s.vms?.find((x) => x.instanceUuid === v.instanceUuid)?.reip?.nics[0], v.name).toMatchObject({ action: "reassign", source: "recorded", to: { gateway: "20.1.1.1" } });
       expect(site2.find((x) => x.instanceUuid === v.instanceUuid)?.powerState).toBe("poweredOff");
     }
     // Datastores were taken away from Site 1's hosts before their volumes were overwritten.
@@ -233,7 +266,13 @@ describe("Disaster of HR with Site 1 cut off", () => {
     for (const p of s.recoveryPoints ?? []) expect(p.createTime).toBeDefined();
     expect(s.dataLossWindowSeconds).toBeGreaterThan(0);
     const site2 = await vms("site2");
-    for (const v of hrAt1) expect(site2.find((x) => x.instanceUuid === v.instanceUuid)?.powerState, v.name).toBe("poweredOn");
+    for (const v of hrAt1) {
+      const there = site2.find((x) => x.instanceUuid === v.instanceUuid);
+      expect(there?.powerState, v.name).toBe("poweredOn");
+      // Re-addressed from what the shadow record kept of its guest (Site 1 cannot be asked).
+      expect(v.guestIp, v.name).toMatch(/^20\.1\.1\./);
+      expect(there?.guestIp, v.name).toBe(atSite2(v.guestIp));
+    }
     for (const vol of ["RG1FV1", "RG1FV2"]) expect(await relState(vol)).toBe("broken_off");
     expect((await pg("hr"))!.status!.failover).toMatchObject({ state: "FailedOver", runningAt: "site2", type: "Disaster" });
   }, 240_000);

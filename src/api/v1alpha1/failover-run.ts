@@ -7,6 +7,7 @@ import { itemOpSchema, stepRecordsSchema } from "./steps.js";
 import type { ItemOp, StepRecord } from "./steps.js";
 import type { KindDefinition } from "./common.js";
 import { GROUP, VERSION } from "./meta.js";
+import type { NicPlan } from "../../reip/plan.js";
 
 export const RUN_TYPES = ["Test", "CleanupTest", "PlannedMigration", "Disaster", "Failback", "Reprotect"] as const;
 export type RunType = (typeof RUN_TYPES)[number];
@@ -120,11 +121,26 @@ export interface VmRecord {
   /** The "moved or copied" question, answered for this VM ("moved": UUIDs kept). */
   questionAnswered?: string;
   readyAt?: string;
+  /**
+   * Its re-IP, planned when the run started from what the guest last reported at the site it
+   * leaves: one entry per NIC (reassigned, or kept with the reason). Only when a NIC changes.
+   */
+  reip?: VmReip;
+  /** The guest's IPv4 addresses after boot, once they matched the re-IP ("30.1.1.50/24"). */
+  addresses?: string[];
   /** Where it lives at the protected site (a failback registers it there again). */
   protectedFolder?: string;
   protectedPool?: string;
   message?: string;
   op?: ItemOp;
+}
+
+/** A VM's planned re-IP (see docs/reip.md): the guest customization identity and each NIC's plan. */
+export interface VmReip {
+  os: "linux" | "windows";
+  hostName?: string;
+  direction: "failover" | "failback";
+  nics: NicPlan[];
 }
 
 export interface RecoveryPoint {
@@ -296,6 +312,53 @@ export const volumeRecordSchema: JSONSchemaType<VolumeRecord> = {
   },
 };
 
+const ipv4 = { type: "string", maxLength: 15 } as const;
+const ipv4List = { type: "array", maxItems: 8, items: { type: "string", maxLength: 45 } } as const;
+const reportedNicSchema = {
+  type: "object",
+  required: ["index"],
+  properties: {
+    index: { type: "integer", minimum: 0 },
+    dhcp: { type: "boolean" },
+    ip: { type: "string", maxLength: 45 },
+    prefixLength: { type: "integer", minimum: 0, maximum: 128 },
+    gateway: { type: "string", maxLength: 45 },
+    dns: ipv4List,
+  },
+} as const;
+
+/** One NIC of a VM's re-IP plan (reassign with `to`, or keep with `reason`). */
+const nicPlanSchema = {
+  type: "object",
+  required: ["index", "action"],
+  properties: {
+    index: { type: "integer", minimum: 0 },
+    action: { type: "string", enum: ["reassign", "keep"] },
+    source: { type: "string", enum: ["override", "rule", "recorded"] },
+    rule: { type: "string", maxLength: 128 },
+    from: reportedNicSchema,
+    to: {
+      type: "object",
+      required: ["ip", "prefixLength", "subnetMask"],
+      properties: { ip: ipv4, prefixLength: { type: "integer", minimum: 0, maximum: 32 }, subnetMask: ipv4, gateway: ipv4, dns: ipv4List },
+    },
+    notes: { type: "array", maxItems: 4, items: { type: "string", maxLength: 256 } },
+    reason: { type: "string", maxLength: 32 },
+    message: { type: "string", maxLength: 256 },
+  },
+} as unknown as JSONSchemaType<NicPlan>;
+
+const vmReipSchema: JSONSchemaType<VmReip> = {
+  type: "object",
+  required: ["os", "direction", "nics"],
+  properties: {
+    os: stringEnum<VmReip["os"]>(["linux", "windows"]),
+    hostName: optional({ type: "string", maxLength: 255 }),
+    direction: stringEnum<VmReip["direction"]>(["failover", "failback"]),
+    nics: { type: "array", maxItems: 16, items: nicPlanSchema },
+  },
+};
+
 export const vmRecordSchema: JSONSchemaType<VmRecord> = {
   type: "object",
   required: ["name", "group", "instanceUuid", "vmx", "folder", "resourcePool", "wave", "state"],
@@ -317,6 +380,8 @@ export const vmRecordSchema: JSONSchemaType<VmRecord> = {
     poweredOnAt: optional(timestamp),
     questionAnswered: optional({ type: "string", maxLength: 64 }),
     readyAt: optional(timestamp),
+    reip: optional(vmReipSchema),
+    addresses: optional({ type: "array", maxItems: 16, items: { type: "string", maxLength: 64 } }),
     protectedFolder: optional({ type: "string", maxLength: 2048 }),
     protectedPool: optional({ type: "string", maxLength: 2048 }),
     message: optional({ type: "string", maxLength: 1024 }),

@@ -7,6 +7,9 @@ import type { InventoryIndex } from "../../sites/inventory-index.js";
 import type { ShadowRecord } from "../protection-group/records.js";
 import { STEPS, dependencyCycle, priorityOf, trimPath } from "./plan.js";
 import type { PlanInput, PlanResult } from "./plan.js";
+import { failbackReip, groupReip, reipOn } from "./reip.js";
+import { INVALID_IP_CUSTOMIZATION } from "../../reip/rules.js";
+import { guestReport } from "../common/guest-nics.js";
 
 const refuse = (reason: string, message: string): PlanResult => ({ ok: false, reason, message });
 
@@ -137,9 +140,13 @@ export function planFailback(i: PlanInput): PlanResult {
     const fv = returnVolumes(i, g, sites, "home");
     if (!Array.isArray(fv)) return fv;
     volumes.push(...fv);
+    const back = reipOn(i.run) ? groupReip(g, "failback", sites.home) : undefined;
+    if (typeof back === "string") return refuse(INVALID_IP_CUSTOMIZATION, back);
     for (const [uuid, r] of records) {
       const pri = priorityOf(g, r.name);
       const home = sites.homeInv.vmByInstanceUuid(uuid);
+      const away = sites.awayInv.vmByInstanceUuid(uuid);
+      const addressing = back && away ? failbackReip(g, back, r.name, guestReport(away), r.guest) : undefined;
       vms.push({
         name: r.name,
         group: name,
@@ -151,6 +158,7 @@ export function planFailback(i: PlanInput): PlanResult {
         wave: pri.priority,
         state: "Pending",
         ...(home ? { registeredAs: home.ref.value } : {}),
+        ...(addressing ? { reip: addressing } : {}),
       });
     }
   }

@@ -7,6 +7,8 @@ import type { InventoryIndex } from "../../sites/inventory-index.js";
 import { globToRegExp } from "../protection-group/membership.js";
 import type { ShadowRecord } from "../protection-group/records.js";
 import { testPortgroupOf } from "./networks.js";
+import { groupReip, reipOn, vmReip } from "./reip.js";
+import { INVALID_IP_CUSTOMIZATION } from "../../reip/rules.js";
 
 /** The ordered steps of each run type (the engine runs them in this order). */
 export const STEPS: Readonly<Partial<Record<RunType, readonly string[]>>> = {
@@ -14,18 +16,18 @@ export const STEPS: Readonly<Partial<Record<RunType, readonly string[]>>> = {
   CleanupTest: ["ClaimGroups", "PowerOffVms", "UnregisterVms", "UnmountDatastores", "DetachDevices", "UnpresentClones", "DeleteClones", "RescanHosts", "VerifyClean", "ReleaseGroups"],
   PlannedMigration: [
     "ClaimGroups", "ShutdownProtectedVms", "VerifyProtectedOff", "FinalUpdate", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint",
-    "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "ConfigureNetworks", "PowerOnVms", "RecordFailover",
+    "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "RecordFailover",
   ],
   Disaster: [
     "ClaimGroups", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
-    "RegisterVms", "ConfigureNetworks", "PowerOnVms", "RecordFailover",
+    "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "RecordFailover",
   ],
   // Home first: the stale copies at the protected site go (unregistered, unmounted, detached)
   // before the reverse resync overwrites their volumes; then as a planned migration, backwards.
   Failback: [
     "ClaimGroups", "UnregisterVms", "UnmountDatastores", "DetachDevices", "ReverseResync", "ShutdownProtectedVms", "VerifyProtectedOff", "FinalUpdate",
     "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
-    "RegisterVms", "ConfigureNetworks", "PowerOnVms", "RecordFailover",
+    "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "RecordFailover",
   ],
   // The recovery site's copies go the same way before the original direction is resynced over them.
   Reprotect: ["ClaimGroups", "UnregisterVms", "UnmountDatastores", "DetachDevices", "ResyncForward", "ReleaseReverse", "ClearFailover", "ReleaseGroups"],
@@ -286,8 +288,11 @@ export function planFailover(i: PlanInput): PlanResult {
         datastore,
       });
     }
+    const reip = reipOn(run) ? groupReip(g, "failover", site) : undefined;
+    if (typeof reip === "string") return refuse(INVALID_IP_CUSTOMIZATION, reip);
     for (const [uuid, r] of i.records.get(`${ns}/${name}`) ?? new Map<string, ShadowRecord>()) {
       if (r.removedAt || !r.vmx) continue;
+      const addressing = vmReip(reip, r.name, r.guest);
       const pri = priorityOf(g, r.name);
       waves.set(pri.priority, (waves.get(pri.priority) ?? new Set()).add(pri.group ?? "(unprioritized)"));
       waveCounts.set(pri.priority, (waveCounts.get(pri.priority) ?? 0) + 1);
@@ -303,6 +308,7 @@ export function planFailover(i: PlanInput): PlanResult {
         state: "Pending",
         protectedFolder: r.protectedFolder,
         ...(r.protectedPool !== undefined ? { protectedPool: r.protectedPool } : {}),
+        ...(addressing ? { reip: addressing } : {}),
       });
     }
   }

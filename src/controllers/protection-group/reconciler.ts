@@ -14,6 +14,9 @@ import type { SiteInventories } from "../../sites/inventories.js";
 import { jitter } from "../../util/backoff.js";
 import type { Clock } from "../../util/clock.js";
 import { refKey } from "../../vsphere/types.js";
+import type { VmInfo } from "../../vsphere/types.js";
+import { guestReport } from "../common/guest-nics.js";
+import type { GuestRecord } from "../common/guest-nics.js";
 import { ConditionSetter, recordTransitions } from "../common/conditions.js";
 import { ensureFinalizer, removeFinalizer } from "../common/finalizers.js";
 import type { DatastoreResolver } from "./datastores.js";
@@ -259,6 +262,7 @@ export class ProtectionGroupReconciler implements Reconciler {
         datastores: m.vm.datastores.map((d) => prot.datastores.get(refKey(d))?.name ?? d.value).sort(),
         shadowed: shadow.existing.has(shadowFolder),
         ...(placeholder ? { placeholder } : {}),
+        ...guestRecord(m.vm, old.get(uuid)?.guest),
       });
     }
     // A VM gone from the protected site keeps its record (and placeholder) for the grace period.
@@ -341,3 +345,8 @@ export class ProtectionGroupReconciler implements Reconciler {
   }
 }
 
+/** What the guest reports while its tools run; what it reported last while they do not (a shut-down VM keeps its addresses). */
+function guestRecord(vm: VmInfo, previous: GuestRecord | undefined): { guest?: GuestRecord } {
+  const now = guestReport(vm) ?? previous;
+  return now ? { guest: now } : {};
+}

@@ -4,6 +4,7 @@ import type { ProtectionGroup } from "../../api/v1alpha1/protection-group.js";
 import { isAlreadyExists, isNotFound } from "../../kube/errors.js";
 import type { KubeStore } from "../../kube/store.js";
 import type { KubeObject, ResourceType } from "../../kube/types.js";
+import type { GuestRecord } from "../common/guest-nics.js";
 import { jsonEqual } from "../../util/equal.js";
 
 /** Where one protected VM will land at the recovery site, kept for the failover and for people. */
@@ -23,6 +24,11 @@ export interface ShadowRecord {
   readonly shadowed: boolean;
   /** The pre-registered placeholder at the recovery site (managed object id), if any. */
   readonly placeholder?: string;
+  /**
+   * The guest's network settings as VMware Tools last reported them at the protected site (kept
+   * while the VM is off or its site unreachable): what a disaster failover re-addresses from.
+   */
+  readonly guest?: GuestRecord;
   /** When the VM was seen gone at the protected site (its placeholder goes after the grace period). */
   readonly removedAt?: string;
 }

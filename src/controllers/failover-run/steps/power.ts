@@ -8,6 +8,9 @@ import { moref } from "../../../vsphere/types.js";
 import type { VmInfo, VmQuestion } from "../../../vsphere/types.js";
 import type { RunContext } from "../context.js";
 import { notReady } from "../readiness.js";
+import { verifyVmNics } from "../../../reip/plan.js";
+import { reipPlanOf } from "../reip.js";
+import { observedNics } from "../../common/guest-nics.js";
 
 /**
  * The questions this process answered, by VM (Site/ref → question id), until the VM is through:
@@ -16,6 +19,9 @@ import { notReady } from "../readiness.js";
  */
 const answered = new Map<string, string>();
 const answerKey = (ctx: RunContext, vm: VmRecord, ref: string): string => `${ctx.recoverySite(vm.group).metadata.name}/${ref}`;
+
+/** How long after power-on a guest may still report other addresses than its re-IP before the VM fails. */
+export const ADDRESS_SETTLE_MS = 120_000;
 
 const settled = (v: VmRecord): boolean => v.state === "Ready" || v.state === "Failed" || v.state === "Skipped";
 
@@ -89,6 +95,15 @@ export const powerOnVms: BatchStep<RunContext, VmRecord> = {
       const g = ctx.group(vm.group);
       const missing = await notReady(info, priorityGroup(ctx, vm)?.readiness ?? g.spec.powerOn?.defaultReadiness, ctx.signal);
       if (missing) return { kind: "InProgress", pollAfterMs: 1_000, message: missing };
+      if (vm.reip) {
+        const v = verifyVmNics(reipPlanOf(vm), observedNics(info));
+        if (!v.ok) {
+          // Tools may report the old address for a moment while the customization runs.
+          if (ctx.now() - Date.parse(vm.poweredOnAt ?? new Date(ctx.now()).toISOString()) < ADDRESS_SETTLE_MS) return { kind: "InProgress", pollAfterMs: 1_000, message: `re-IP not applied yet: ${v.message}` };
+          return { kind: "Failed", message: `re-IP: ${v.message}` };
+        }
+        vm.addresses = v.nics.flatMap((n) => n.observed);
+      }
       vm.state = "Ready";
       vm.readyAt = new Date(ctx.now()).toISOString();
       answered.delete(key);

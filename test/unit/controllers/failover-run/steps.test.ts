@@ -4,7 +4,8 @@ import type { ProtectionGroup, Site, VmRecord } from "../../../../src/api/v1alph
 import { RunContext } from "../../../../src/controllers/failover-run/context.js";
 import type { RunState, RunWorld } from "../../../../src/controllers/failover-run/context.js";
 import { isolateNetworks } from "../../../../src/controllers/failover-run/steps/isolate.js";
-import { powerOnVms } from "../../../../src/controllers/failover-run/steps/power.js";
+import { ADDRESS_SETTLE_MS, powerOnVms } from "../../../../src/controllers/failover-run/steps/power.js";
+import { customizationOf, customizeGuests } from "../../../../src/controllers/failover-run/steps/customize.js";
 import { registerVms } from "../../../../src/controllers/failover-run/steps/register.js";
 import type { BatchStep, ItemObservation, PolledOp } from "../../../../src/engine/types.js";
 import type { EventRecorder } from "../../../../src/runtime/events.js";
@@ -250,18 +251,19 @@ describe("IsolateNetworks, observe and act", () => {
   });
 });
 
-describe("PowerOnVms, observe and act", () => {
-  async function configured(fake: FakeVsphere, vms: VmRecord[]): Promise<void> {
-    for (const vm of vms) {
-      const ctx = context(fake, [vm]);
-      await act(registerVms, ctx, vm);
-      vm.instanceUuid = vmNamed(fake, vm.name)!.instanceUuid!;
-      await observe(fake, registerVms, ctx, vm);
-      vm.state = "Configured";
-      vm.op = undefined;
-    }
+/** Registered at the recovery site and configured: what PowerOnVms (and CustomizeGuests) start from. */
+async function configured(fake: FakeVsphere, vms: VmRecord[]): Promise<void> {
+  for (const vm of vms) {
+    const ctx = context(fake, [vm]);
+    await act(registerVms, ctx, vm);
+    vm.instanceUuid = vmNamed(fake, vm.name)!.instanceUuid!;
+    await observe(fake, registerVms, ctx, vm);
+    vm.state = "Configured";
+    vm.op = undefined;
   }
+}
 
+describe("PowerOnVms, observe and act", () => {
   it("powers on, answers the moved-or-copied question with \"moved\" once, and is done when tools are running", async () => {
     const fake = recoverySite([{ name: "HR-DB1" }]);
     const vm = record("HR-DB1");
@@ -317,5 +319,91 @@ describe("PowerOnVms, observe and act", () => {
     vm.instanceUuid = "uuid-gone";
     expect((await observe(fake, powerOnVms, context(fake, [vm]), vm)).kind).toBe("Failed");
     expect(fake.callCount("powerOn")).toBe(0);
+  });
+});
+
+describe("CustomizeGuests and the address check after boot", () => {
+  /** 20.1.1.50/24 → 30.1.1.50/24 via 30.1.1.254, on the VM's only NIC. */
+  const reip = (): VmRecord["reip"] => ({
+    os: "linux",
+    hostName: "hr-db1.site1.vmbook.lab",
+    direction: "failover",
+    nics: [{ index: 0, action: "reassign", source: "rule", rule: "rules[0]", from: { index: 0, ip: "20.1.1.50", prefixLength: 24 }, to: { ip: "30.1.1.50", prefixLength: 24, subnetMask: "255.255.255.0", gateway: "30.1.1.254", dns: ["30.1.1.5"] } }],
+  });
+
+  it("customizes a powered-off VM once with its new address, and takes the refusal of a repeat (handle lost) as done", async () => {
+    const fake = recoverySite([{ name: "HR-DB1" }]);
+    const vm = record("HR-DB1", { reip: reip() });
+    await configured(fake, [vm]);
+    const ctx = context(fake, [vm]);
+    expect((await observe(fake, customizeGuests, ctx, vm)).kind).toBe("NeedsAct");
+    const stale = fake.index(); // an inventory snapshot taken before the customization
+    await act(customizeGuests, ctx, vm);
+    expect(fake.callCount("customizeVm")).toBe(1);
+    expect(await observe(fake, customizeGuests, ctx, vm)).toEqual({ kind: "Done" });
+    // A crash lost the handle and the inventory does not show the pending customization yet: the
+    // act runs again, vCenter refuses it (CustomizationPending), and that is done, not a failure.
+    const again = record("HR-DB1", { reip: reip(), instanceUuid: vm.instanceUuid, registeredAs: vm.registeredAs! });
+    const fresh = context(fake, [again]);
+    const lagging = new RunContext(fresh.store, { ...fresh.world, inventory: () => stale }, new Map([["hr", group()]]), fresh.log, fresh.signal);
+    await act(customizeGuests, lagging, again);
+    const o = await observe(fake, customizeGuests, lagging, again);
+    expect(o).toEqual({ kind: "Done" });
+    expect(fake.mutations.filter((m) => m.startsWith("CustomizeVM"))).toHaveLength(1);
+  });
+
+  it("powers the customized VM on and is ready once the guest reports 30.1.1.50/24, recording the address", async () => {
+    const fake = recoverySite([{ name: "HR-DB1" }]);
+    const vm = record("HR-DB1", { reip: reip() });
+    await configured(fake, [vm]);
+    const ctx = context(fake, [vm]);
+    await act(customizeGuests, ctx, vm);
+    vm.op = undefined;
+    await act(powerOnVms, ctx, vm);
+    expect((await observe(fake, powerOnVms, ctx, vm)).kind).toBe("NeedsAct"); // the moved-or-copied question
+    await act(powerOnVms, ctx, vm);
+    expect(await observe(fake, powerOnVms, ctx, vm)).toEqual({ kind: "Done" });
+    expect(vm).toMatchObject({ state: "Ready", addresses: ["30.1.1.50/24"] });
+  });
+
+  it("fails a VM whose guest still reports its old address after the settle time, naming that address", async () => {
+    const fake = recoverySite([{ name: "HR-DB1" }]);
+    fake.addVmxFile("RP1", { name: "HR-DB2", nics: [{ portgroup: LAN }], guestIp: "20.1.1.51" });
+    const nic = { index: 0, action: "reassign", source: "rule", from: { index: 0, ip: "20.1.1.51", prefixLength: 24 }, to: { ip: "30.1.1.51", prefixLength: 24, subnetMask: "255.255.255.0" } } as const;
+    const vm = record("HR-DB2", { reip: { ...reip()!, nics: [nic] } });
+    await configured(fake, [vm]);
+    const ctx = context(fake, [vm]);
+    await act(powerOnVms, ctx, vm); // never customized: the guest keeps 20.1.1.51
+    await observe(fake, powerOnVms, ctx, vm);
+    await act(powerOnVms, ctx, vm);
+    const early = await observe(fake, powerOnVms, ctx, vm);
+    expect(early).toMatchObject({ kind: "InProgress", message: expect.stringContaining("20.1.1.51/24") });
+    (ctx.world.clock as FakeClock).advance(ADDRESS_SETTLE_MS + 1);
+    const late = await observe(fake, powerOnVms, ctx, vm);
+    expect(late).toEqual({ kind: "Failed", message: "re-IP: NIC 0: the guest reports 20.1.1.51/24, expected 30.1.1.51/24" });
+  });
+
+  it("fails, without a call, a VM found running before its customization whose guest has other addresses", async () => {
+    const fake = recoverySite([{ name: "HR-DB1", copied: false }]);
+    const vm = record("HR-DB1", { reip: reip() });
+    await configured(fake, [vm]);
+    await fake.client().powerOn({ type: "VirtualMachine", value: vm.registeredAs! });
+    const o = await observe(fake, customizeGuests, context(fake, [vm]), vm);
+    expect(o.kind).toBe("Failed");
+    expect(fake.callCount("customizeVm")).toBe(0);
+  });
+
+  it("gives every NIC of the VM a setting: the new address, a kept static one, DHCP for the rest", () => {
+    const r = reip()!;
+    const spec = customizationOf({ ...r, nics: [...r.nics, { index: 1, action: "keep", reason: "NoMatchingRule", message: "", from: { index: 1, ip: "10.9.9.9", prefixLength: 16, gateway: "10.9.0.1" } }, { index: 2, action: "keep", reason: "Dhcp", message: "", from: { index: 2, dhcp: true } }] }, 4);
+    expect(spec).toEqual({
+      os: "linux", hostName: "hr-db1", domain: "site1.vmbook.lab", dnsServers: ["30.1.1.5"],
+      nics: [
+        { ip: "30.1.1.50", subnetMask: "255.255.255.0", gateways: ["30.1.1.254"], dnsServers: ["30.1.1.5"] },
+        { ip: "10.9.9.9", subnetMask: "255.255.0.0", gateways: ["10.9.0.1"] },
+        {},
+        {},
+      ],
+    });
   });
 });
