@@ -23,7 +23,7 @@ const crashFile = join(scratchDir("crash-disruptive"), "crash-points");
 interface Truth {
   mutations: Record<string, number>;
   storageFaults: unknown[];
-  vms: { name: string; instanceUuid: string; powerState: string; folder: string }[];
+  vms: { name: string; instanceUuid: string; powerState: string; folder: string; guestIp?: string }[];
 }
 const truth = (site: "site1" | "site2"): Promise<Truth> => w.lab.control<Truth>("GET", `/truth/sites/${site}/vcenter`);
 /** What changed since `before`, by object (the lab counts its own start-up registrations too). */
@@ -56,6 +56,7 @@ beforeAll(async () => {
       shadow: { rootFolder: "DR", folderNameMapping: { prefix: "Site1-" }, resourcePool: "Site1-hr" },
       networkMappings: [{ protectedPortgroup: "Site1-LAN", recoveryPortgroup: "Site2-LAN" }],
       powerOn: { priorityGroups: [{ name: "db", priority: 1, vms: ["HR Database"] }] },
+      ipCustomization: { rules: [{ fromCidr: "20.1.1.0/24", toCidr: "30.1.1.0/24", gateway: "30.1.1.254" }] },
     },
   });
   w.startOperator();
@@ -86,10 +87,10 @@ describe("a PlannedMigration, its Failback and its Reprotect survive the operato
     // Every step was crashed at its boundary; every crash was a restart.
     const crashed = readFileSync(`${crashFile}.done`, "utf8").trim().split("\n");
     for (const r of runs) for (const s of r.status?.steps ?? []) expect(crashed).toContain(`${r.spec.type}/${s.name}:step-boundary`);
-    for (const s of ["ShutdownProtectedVms", "FinalUpdate", "CommitFailover", "QuiesceReplication", "BreakReplication", "MountDatastores", "RegisterVms", "ConfigureNetworks", "PowerOnVms"]) {
+    for (const s of ["ShutdownProtectedVms", "FinalUpdate", "CommitFailover", "QuiesceReplication", "BreakReplication", "MountDatastores", "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms"]) {
       expect(crashed).toContain(`PlannedMigration/${s}:after-act`);
     }
-    for (const s of ["UnregisterVms", "UnmountDatastores", "DetachDevices", "ReverseResync", "ShutdownProtectedVms", "BreakReplication", "MountDatastores", "RegisterVms", "PowerOnVms"]) {
+    for (const s of ["UnregisterVms", "UnmountDatastores", "DetachDevices", "ReverseResync", "ShutdownProtectedVms", "BreakReplication", "MountDatastores", "RegisterVms", "CustomizeGuests", "PowerOnVms"]) {
       expect(crashed).toContain(`Failback/${s}:after-act`);
     }
     for (const s of ["UnregisterVms", "UnmountDatastores", "DetachDevices", "ResyncForward", "ReleaseReverse", "ClearFailover", "ReleaseGroups"]) {
@@ -110,6 +111,13 @@ describe("a PlannedMigration, its Failback and its Reprotect survive the operato
     expect(Object.keys(m2).filter((k) => k.startsWith("RegisterVM ")).length).toBe(hr.length);
     expect(Object.keys(m1).filter((k) => k.startsWith("RegisterVM ")).length).toBe(hr.length);
     expect(Object.keys(m1).filter((k) => k.startsWith("PowerOn ")).length).toBe(hr.length);
+    // Re-addressed once on the way out (20.1.1.x → 30.1.1.x) and once on the way home.
+    expect(Object.keys(m2).filter((k) => k.startsWith("CustomizeVM ")).length).toBe(hr.length);
+    expect(Object.keys(m1).filter((k) => k.startsWith("CustomizeVM ")).length).toBe(hr.length);
+    for (const v of hr) {
+      expect(v.guestIp, v.name).toMatch(/^20\.1\.1\./);
+      expect(s1.vms.find((x) => x.instanceUuid === v.instanceUuid)?.guestIp, v.name).toBe(v.guestIp);
+    }
 
     // The end state: HR runs at Site 1 with its identity, nothing of it at Site 2, protected and Ready.
     for (const v of hr) expect(s1.vms.find((x) => x.instanceUuid === v.instanceUuid)?.powerState, v.name).toBe("poweredOn");

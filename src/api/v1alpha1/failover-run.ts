@@ -35,7 +35,10 @@ export interface FailoverRunSpec {
     /** How long one VM may take to become ready. */
     vmTimeout?: string;
   };
-  /** Apply the groups' IP customization rules (default: on for failovers, off for tests). */
+  /**
+   * Apply the groups' IP customization rules (docs/reip.md): default on for PlannedMigration,
+   * Disaster and Failback; a Test refuses true (its VMs keep their addresses on the isolated network).
+   */
   reIp?: boolean;
   capacity?: { action?: "None" | "Throttle" | "Suspend" };
   /**

@@ -79,6 +79,7 @@ const byName = (a: { metadata: { name: string } }, b: { metadata: { name: string
 export function planTest(i: PlanInput): PlanResult {
   const { run } = i;
   if (i.groups.length === 0) return refuse("InvalidSpec", run.spec.site !== undefined ? `no ProtectionGroup protects Site ${run.spec.site}` : "no ProtectionGroup selected");
+  if (run.spec.reIp === true) return refuse("InvalidSpec", "spec.reIp: a Test keeps its VMs' addresses on the isolated test network; re-IP is applied by PlannedMigration, Disaster and Failback");
   const volumes: VolumeRecord[] = [];
   const vms: VmRecord[] = [];
   const waves = new Map<number, Set<string>>();

@@ -326,6 +326,7 @@ func (v *VCenter) customize(ctx *simulator.Context, ref types.ManagedObjectRefer
 	ctx.WithLock(vm, func() {
 		ctx.Update(vm, []types.PropertyChange{{Name: "config.tools.pendingCustomization", Val: custPath}})
 	})
+	v.mutated("CustomizeVM", ref.Value)
 	return nil
 }
 
