@@ -10,7 +10,7 @@ function group(ipCustomization?: ProtectionGroup["spec"]["ipCustomization"]): Pr
   return { metadata: { name: "finance", namespace: "dr" }, spec: { protectedSiteRef: "site1", recoverySiteRef: "site2", replicationRefs: [], vms: {}, shadow: {}, ...(ipCustomization ? { ipCustomization } : {}) } } as unknown as ProtectionGroup;
 }
 const site = (networks: Site["spec"]["networks"] = []): Site => ({ metadata: { name: "site1" }, spec: { networks } }) as unknown as Site;
-const run = (spec: Partial<FailoverRun["spec"]>): FailoverRun => ({ metadata: { name: "r", namespace: "dr" }, spec: { type: "PlannedMigration", ...spec } }) as FailoverRun;
+const run = (spec: Partial<FailoverRun["spec"]>): FailoverRun => ({ metadata: { name: "r", namespace: "dr" }, spec: { type: "PlannedMigration", ...spec } });
 const compiled = (g: ProtectionGroup, direction: "failover" | "failback", s?: Site): CompiledReip => groupReip(g, direction, s) as CompiledReip;
 const guest = (ip: string, extra: object = {}) => ({ os: "linux" as const, hostName: "fin-app1", nics: [{ index: 0, ip, prefixLength: 24, ...extra }] });
 
