@@ -1,3 +1,4 @@
+import { parseIpv4 } from "../../reip/ipv4.js";
 import type { ObservedNic, ReportedNic } from "../../reip/plan.js";
 import type { VmInfo } from "../../vsphere/types.js";
 
@@ -9,9 +10,9 @@ import type { VmInfo } from "../../vsphere/types.js";
  */
 export function reportedNics(vm: VmInfo): ReportedNic[] {
   return (vm.guestNics ?? []).map((n, index): ReportedNic => {
-    const v4 = n.addresses.find((a) => /^\d+\.\d+\.\d+\.\d+(\/\d+)?$/.test(a));
+    const v4 = n.addresses.find((a) => parseIpv4(a.split("/")[0]!) !== undefined);
     const [ip, len] = (v4 ?? n.addresses[0] ?? "").split("/");
-    const gateway = vm.guestGateway && (vm.guestGateway.nic === undefined || vm.guestGateway.nic === index) ? vm.guestGateway.ip : undefined;
+    const gateway = gatewayOf(vm, index);
     const dns = n.dns ?? vm.guestDns;
     return {
       index,
@@ -27,9 +28,15 @@ export function reportedNics(vm: VmInfo): ReportedNic[] {
 /** What the guest reports after boot, for verifying a re-IP (every address of each NIC). */
 export function observedNics(vm: VmInfo): ObservedNic[] {
   return (vm.guestNics ?? []).map((n, index) => {
-    const gateway = vm.guestGateway && (vm.guestGateway.nic === undefined || vm.guestGateway.nic === index) ? vm.guestGateway.ip : undefined;
+    const gateway = gatewayOf(vm, index);
     return { index, addresses: [...n.addresses], ...(gateway !== undefined ? { gateway } : {}) };
   });
+}
+
+/** The default gateway, for the NIC its route names (or every NIC when the route names none). */
+function gatewayOf(vm: VmInfo, index: number): string | undefined {
+  const g = vm.guestGateway;
+  return g && (g.nic === undefined || g.nic === index) ? g.ip : undefined;
 }
 
 /** The customization identity a guest takes: Sysprep for Windows guests, LinuxPrep otherwise. */

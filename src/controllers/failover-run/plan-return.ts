@@ -9,6 +9,7 @@ import { STEPS, dependencyCycle, priorityOf, trimPath } from "./plan.js";
 import type { PlanInput, PlanResult } from "./plan.js";
 import { failbackReip, groupReip, reipOn } from "./reip.js";
 import { INVALID_IP_CUSTOMIZATION } from "../../reip/rules.js";
+import type { CompiledReip } from "../../reip/rules.js";
 import { guestReport } from "../common/guest-nics.js";
 
 const refuse = (reason: string, message: string): PlanResult => ({ ok: false, reason, message });
@@ -142,11 +143,13 @@ export function planFailback(i: PlanInput): PlanResult {
     volumes.push(...fv);
     const back = reipOn(i.run) ? groupReip(g, "failback", sites.home) : undefined;
     if (typeof back === "string") return refuse(INVALID_IP_CUSTOMIZATION, back);
+    // The same rules, valid in both directions once valid in one: compiled once per group.
+    const forward = back ? (groupReip(g, "failover", undefined) as CompiledReip) : undefined;
     for (const [uuid, r] of records) {
       const pri = priorityOf(g, r.name);
       const home = sites.homeInv.vmByInstanceUuid(uuid);
       const away = sites.awayInv.vmByInstanceUuid(uuid);
-      const addressing = back && away ? failbackReip(g, back, r.name, guestReport(away), r.guest) : undefined;
+      const addressing = back && away ? failbackReip(back, forward, r.name, guestReport(away), r.guest) : undefined;
       vms.push({
         name: r.name,
         group: name,

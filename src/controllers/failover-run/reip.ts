@@ -42,13 +42,12 @@ export function vmReip(c: CompiledReip | undefined, vm: string, guest: GuestReco
 
 /**
  * A failback's re-IP: from what the guest reports at the recovery site now, back to what it had at
- * home (the failover's plan, recomputed from the shadow record, gives each NIC its old gateway and
- * DNS servers); the inverse rules where the record does not say.
+ * home (the failover's plan, recomputed with the group's `forward` rules from the shadow record,
+ * gives each NIC its old gateway and DNS servers); the inverse rules where the record does not say.
  */
-export function failbackReip(g: ProtectionGroup, back: CompiledReip | undefined, vm: string, now: GuestRecord | undefined, before: GuestRecord | undefined): VmReip | undefined {
+export function failbackReip(back: CompiledReip | undefined, forward: CompiledReip | undefined, vm: string, now: GuestRecord | undefined, before: GuestRecord | undefined): VmReip | undefined {
   if (!back || !now) return undefined;
-  const forward = groupReip(g, "failover", undefined);
-  const recorded = before && forward && typeof forward !== "string" ? planVmNics(forward, vm, before.nics) : undefined;
+  const recorded = before && forward ? planVmNics(forward, vm, before.nics) : undefined;
   return vmReip(back, vm, now, recorded);
 }
 

@@ -1,5 +1,5 @@
 import type { VmRecord, VmReip } from "../../../api/v1alpha1/index.js";
-import { started } from "../../../engine/types.js";
+import { completed, started } from "../../../engine/types.js";
 import type { BatchStep, ItemObservation } from "../../../engine/types.js";
 import { subnetMask } from "../../../reip/ipv4.js";
 import { verifyVmNics } from "../../../reip/plan.js";
@@ -22,10 +22,9 @@ export function customizationOf(r: VmReip, nicCount: number): GuestCustomization
   const nics: NicIpSettings[] = [];
   for (let i = 0; i < Math.max(nicCount, 0); i++) {
     const p = r.nics.find((n) => n.index === i);
-    if (p?.action === "reassign") {
-      nics.push({ ip: p.to.ip, subnetMask: p.to.subnetMask, ...(p.to.gateway ? { gateways: [p.to.gateway] } : {}), ...(p.to.dns ? { dnsServers: p.to.dns } : {}) });
-    } else if (p?.action === "keep" && !p.from.dhcp && p.from.ip !== undefined && p.from.prefixLength !== undefined && p.reason !== "NotIpv4") {
-      nics.push({ ip: p.from.ip, subnetMask: subnetMask(p.from.prefixLength), ...(p.from.gateway ? { gateways: [p.from.gateway] } : {}), ...(p.from.dns ? { dnsServers: p.from.dns } : {}) });
+    if (p?.action === "reassign") nics.push(fixed(p.to.ip, p.to.subnetMask, p.to.gateway, p.to.dns));
+    else if (p?.action === "keep" && !p.from.dhcp && p.from.ip !== undefined && p.from.prefixLength !== undefined && p.reason !== "NotIpv4") {
+      nics.push(fixed(p.from.ip, subnetMask(p.from.prefixLength), p.from.gateway, p.from.dns));
     } else nics.push({});
   }
   const [host, ...domain] = (r.hostName ?? "").split(".");
@@ -37,6 +36,10 @@ export function customizationOf(r: VmReip, nicCount: number): GuestCustomization
     ...(dns.length ? { dnsServers: [...new Set(dns)] } : {}),
     nics,
   };
+}
+
+function fixed(ip: string, mask: string, gateway: string | undefined, dns: readonly string[] | undefined): NicIpSettings {
+  return { ip, subnetMask: mask, ...(gateway ? { gateways: [gateway] } : {}), ...(dns ? { dnsServers: dns } : {}) };
 }
 
 /**
@@ -73,9 +76,10 @@ export const customizeGuests: BatchStep<RunContext, VmRecord> = {
   async actItem(ctx, vm) {
     const site = ctx.recoverySite(vm.group);
     const info = vmAtRecovery(ctx, vm);
-    const count = info?.numEthernetCards ?? Math.max(-1, ...(vm.reip?.nics ?? []).map((n) => n.index)) + 1;
+    if (!info) return completed; // gone since the look: the next one fails it
+    const count = info.numEthernetCards ?? Math.max(-1, ...(vm.reip?.nics ?? []).map((n) => n.index)) + 1;
     const client = await ctx.vcenter(site);
-    const t = await client.customizeVm(info!.ref, customizationOf(vm.reip!, count), ctx.signal);
+    const t = await client.customizeVm(info.ref, customizationOf(vm.reip!, count), ctx.signal);
     return started({ system: "vsphere", endpoint: site.metadata.name, kind: "task", id: t.task.value, startedAt: new Date(ctx.now()).toISOString() });
   },
   failItem: (_ctx, vm, message, outcome) => {

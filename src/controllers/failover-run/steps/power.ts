@@ -99,7 +99,8 @@ export const powerOnVms: BatchStep<RunContext, VmRecord> = {
         const v = verifyVmNics(reipPlanOf(vm), observedNics(info));
         if (!v.ok) {
           // Tools may report the old address for a moment while the customization runs.
-          if (ctx.now() - Date.parse(vm.poweredOnAt ?? new Date(ctx.now()).toISOString()) < ADDRESS_SETTLE_MS) return { kind: "InProgress", pollAfterMs: 1_000, message: `re-IP not applied yet: ${v.message}` };
+          const up = vm.poweredOnAt ? ctx.now() - Date.parse(vm.poweredOnAt) : 0;
+          if (up < ADDRESS_SETTLE_MS) return { kind: "InProgress", pollAfterMs: 1_000, message: `re-IP not applied yet: ${v.message}` };
           return { kind: "Failed", message: `re-IP: ${v.message}` };
         }
         vm.addresses = v.nics.flatMap((n) => n.observed);

@@ -47,11 +47,11 @@ describe("re-IP in a run's plan", () => {
   it("fails back to the address, gateway and DNS servers the guest had at home, from its shadow record", () => {
     const g = group({ rules: [RULE] });
     const back = compiled(g, "failback", site());
-    const r = failbackReip(g, back, "Fin-App1", guest("30.1.1.50"), guest("20.1.1.50", { gateway: "20.1.1.1", dns: ["20.1.1.5"] }));
+    const r = failbackReip(back, compiled(g, "failover"), "Fin-App1", guest("30.1.1.50"), guest("20.1.1.50", { gateway: "20.1.1.1", dns: ["20.1.1.5"] }));
     expect(r?.direction).toBe("failback");
     expect(r?.nics[0]).toMatchObject({ action: "reassign", source: "recorded", to: { ip: "20.1.1.50", prefixLength: 24, gateway: "20.1.1.1", dns: ["20.1.1.5"] } });
     // Without a record, the inverse rule and the protected Site's networks decide.
-    const bySite = failbackReip(g, compiled(g, "failback", site([{ name: "lan", portgroup: "Site1-LAN", cidr: "20.1.1.0/24", gateway: "20.1.1.254" }])), "Fin-App1", guest("30.1.1.50"), undefined);
+    const bySite = failbackReip(compiled(g, "failback", site([{ name: "lan", portgroup: "Site1-LAN", cidr: "20.1.1.0/24", gateway: "20.1.1.254" }])), undefined, "Fin-App1", guest("30.1.1.50"), undefined);
     expect(bySite?.nics[0]).toMatchObject({ action: "reassign", source: "rule", to: { ip: "20.1.1.50", gateway: "20.1.1.254" } });
   });
 
