@@ -151,9 +151,22 @@ export class Bind {
     return stdout.split("\n").filter((l) => l.trim() !== "").sort();
   }
 
-  /** Freezes the server (SIGSTOP): the kernel still accepts connections, nothing answers. */
-  pause(): void {
-    this.proc?.child.kill("SIGSTOP");
+  /**
+   * Freezes the server (SIGSTOP): the kernel still accepts connections, nothing answers. Resolves
+   * once the kernel shows the process stopped (a signal is delivered asynchronously: a query sent
+   * right after kill() could still be answered).
+   */
+  async pause(): Promise<void> {
+    const child = this.proc?.child;
+    child?.kill("SIGSTOP");
+    if (child?.pid === undefined) return;
+    const stat = `/proc/${child.pid}/stat`;
+    for (let i = 0; i < 500; i++) {
+      // The state is the field after the parenthesised command name: "T" once stopped.
+      if (/\) T /.test(readFileSync(stat, "utf8"))) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`named (pid ${child.pid}) did not stop after SIGSTOP`);
   }
 
   resume(): void {

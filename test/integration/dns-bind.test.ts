@@ -266,7 +266,7 @@ describe("an unavailable DNS server", () => {
     const dns = createDnsClient(
       resolveDnsConfig({ server: "127.0.0.1", port: down.port, zone: ZONE, tsig: { keyName: down.key.name, secretRef: { name: "k" } } }, down.key.secret, { timeoutMs: 500 }),
     );
-    down.pause();
+    await down.pause();
     try {
       const err = await failure(dns.observeHost("app01", [], signal()));
       expect(err).toBeInstanceOf(TransientError);
