@@ -12,6 +12,7 @@ import (
 	"math/rand"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -139,6 +140,8 @@ func TestMalformedRequests(t *testing.T) {
 	for i, b := range bodies {
 		code, res, err := rc.post(b)
 		if err != nil {
+			// A hang is a lock cycle in the lab or the simulator: print every goroutine to find it.
+			_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 2)
 			t.Fatalf("request %d: %v\n%.600s", i, err, b)
 		}
 		switch code {

@@ -28,3 +28,43 @@ func (o *poolOverride) CreateResourcePool(ctx *simulator.Context, req *types.Cre
 	}
 	return res
 }
+
+// DestroyChildren removes every resource pool below this one, as vCenter does: the pools go, their
+// VMs come to this pool. The stock method holds this pool's lock while it starts one Destroy task
+// per child, and each task needs that lock again after taking its child's; a second call on the
+// same pool arriving before an earlier task has run then deadlocks both (child held, parent
+// wanted, and the reverse). Here the pool is locked only to pick the next child, each child is
+// destroyed to completion before the next, and grandchildren, which a destroy moves up to this
+// pool, are destroyed in turn, so nothing is left below it.
+func (o *poolOverride) DestroyChildren(ctx *simulator.Context, req *types.DestroyChildren) soap.HasFault {
+	p, ok := o.v.reg.Get(req.This).(*simulator.ResourcePool)
+	if !ok {
+		return &methods.DestroyChildrenBody{Fault_: soapFault(&types.ManagedObjectNotFound{Obj: req.This})}
+	}
+	for {
+		var next *simulator.ResourcePool
+		ctx.WithLock(p, func() {
+			for _, ref := range p.ResourcePool.ResourcePool {
+				if child, ok := o.v.reg.Get(ref).(*simulator.ResourcePool); ok && ref.Type == "ResourcePool" {
+					next = child
+					return
+				}
+			}
+		})
+		if next == nil {
+			return &methods.DestroyChildrenBody{Res: new(types.DestroyChildrenResponse)}
+		}
+		res, ok := next.DestroyTask(ctx, &types.Destroy_Task{This: next.Self}).(*methods.Destroy_TaskBody)
+		if !ok || res.Res == nil {
+			return &methods.DestroyChildrenBody{Fault_: soapFault(&types.SystemError{Reason: "destroying " + next.Name})}
+		}
+		task, ok := o.v.reg.Get(res.Res.Returnval).(*simulator.Task)
+		if !ok {
+			return &methods.DestroyChildrenBody{Fault_: soapFault(&types.SystemError{Reason: "destroying " + next.Name})}
+		}
+		task.Wait()
+		if task.Info.Error != nil {
+			return &methods.DestroyChildrenBody{Fault_: soapFault(task.Info.Error.Fault)}
+		}
+	}
+}
