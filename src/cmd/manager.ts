@@ -101,6 +101,7 @@ async function run(cfg: Config, log: Logger): Promise<number> {
     groupMetrics: all.groups,
     connections,
     secrets,
+    externalMetrics: all.external,
     inventories,
     sitePollIntervalMs: cfg.sitePollIntervalMs,
     ontapPollIntervalMs: cfg.ontapPollIntervalMs,

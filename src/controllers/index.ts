@@ -7,6 +7,7 @@ import type { EventRecorder } from "../runtime/events.js";
 import type { Manager } from "../runtime/manager.js";
 import type { SiteConnections } from "../sites/connections.js";
 import type { ReferencedSecrets } from "../sites/secrets.js";
+import type { ExternalMetrics } from "../metrics/external.js";
 import type { SiteInventories } from "../sites/inventories.js";
 import type { Clock } from "../util/clock.js";
 import { setupReplicationRelationshipController } from "./replication-relationship/setup.js";
@@ -28,7 +29,9 @@ export interface ControllerDeps {
   readonly groupMetrics: ProtectionGroupMetrics;
   readonly connections: SiteConnections;
   /** The credentials Secrets Sites name (changes re-check the Sites). */
-  readonly secrets: Pick<ReferencedSecrets, "onChange">;
+  readonly secrets: Pick<ReferencedSecrets, "onChange" | "readKey">;
+  /** Durations and outcomes of DNS exchanges (the runs' UpdateDns); none recorded when absent. */
+  readonly externalMetrics?: ExternalMetrics;
   readonly inventories: SiteInventories;
   readonly sitePollIntervalMs: number;
   readonly ontapPollIntervalMs: number;

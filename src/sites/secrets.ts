@@ -109,6 +109,37 @@ export class ReferencedSecrets {
     throw new WaitError(`waiting for the first read of Secret ${keyOfRef(ref)}`, "WaitingForSecret", 500);
   };
 
+  /**
+   * One key of a Secret that something other than a Site names (a group's TSIG key), read when it
+   * is needed and not cached: one list restricted to that name (the Role grants list and watch
+   * only). The same rules as `lookup`: SecretNotAllowed outside the allowed namespaces (before any
+   * request), SecretForbidden when RBAC refuses, SecretNotFound / SecretInvalid for a missing
+   * Secret or key, TransientError SecretUnreadable otherwise. The value never reaches a message.
+   */
+  async readKey(ref: SecretReference, key: string, what: string, signal: AbortSignal): Promise<string> {
+    if (!this.isAllowed(ref.namespace)) {
+      throw new PermanentError(
+        `${what}: Secret ${keyOfRef(ref)} is in namespace "${ref.namespace}", where the operator does not read Secrets (allowed: ${[...this.allowed].join(", ")}; see --secret-namespaces)`,
+        "SecretNotAllowed",
+      );
+    }
+    let secret: Secret | undefined;
+    try {
+      const list = await this.deps.kube.list(SecretType, { namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}` }, signal);
+      secret = list.items.find((s) => s.metadata.name === ref.name);
+    } catch (err) {
+      if (err instanceof KubeApiError && (err.statusCode === 403 || err.statusCode === 401)) {
+        throw new PermanentError(`${what}: the operator's ServiceAccount may not read Secret ${keyOfRef(ref)} (bind the vmdr-secret-reader Role in namespace ${ref.namespace})`, "SecretForbidden", { cause: err });
+      }
+      throw new TransientError(`${what}: Secret ${keyOfRef(ref)}: ${messageOf(err)}`, "SecretUnreadable", { cause: err });
+    }
+    if (!secret) throw new PermanentError(`${what}: Secret ${keyOfRef(ref)} does not exist`, "SecretNotFound");
+    const b64 = secret.data?.[key];
+    const value = b64 !== undefined ? Buffer.from(b64, "base64").toString("utf8") : secret.stringData?.[key];
+    if (!value) throw new PermanentError(`${what}: Secret ${keyOfRef(ref)} has no "${key}" key`, "SecretInvalid");
+    return value;
+  }
+
   /** Calls l whenever a referenced Secret is created, changed or deleted. Returns an unsubscribe. */
   onChange(l: (ref: SecretReference) => void): () => void {
     this.listeners.add(l);

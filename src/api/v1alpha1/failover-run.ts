@@ -8,6 +8,7 @@ import type { ItemOp, StepRecord } from "./steps.js";
 import type { KindDefinition } from "./common.js";
 import { GROUP, VERSION } from "./meta.js";
 import type { NicPlan } from "../../reip/plan.js";
+import type { HostRecords } from "../../dns/client.js";
 
 export const RUN_TYPES = ["Test", "CleanupTest", "PlannedMigration", "Disaster", "Failback", "Reprotect"] as const;
 export type RunType = (typeof RUN_TYPES)[number];
@@ -131,6 +132,8 @@ export interface VmRecord {
   reip?: VmReip;
   /** The guest's IPv4 addresses after boot, once they matched the re-IP ("30.1.1.50/24"). */
   addresses?: string[];
+  /** Its DNS records, for a re-addressed VM of a group with spec.dns (docs/dns.md). */
+  dns?: VmDns;
   /** Where it lives at the protected site (a failback registers it there again). */
   protectedFolder?: string;
   protectedPool?: string;
@@ -144,6 +147,17 @@ export interface VmReip {
   hostName?: string;
   direction: "failover" | "failback";
   nics: NicPlan[];
+}
+
+/** A recovered VM's forward and reverse records on the recovery site's DNS server. */
+export interface VmDns {
+  /** Its fully qualified host name. */
+  name: string;
+  /** The records as the server held them when this run changed them. */
+  before?: HostRecords;
+  /** Updated (records changed), Unchanged (already so), Failed (message says why; the VM runs). */
+  state?: "Updated" | "Unchanged" | "Failed";
+  message?: string;
 }
 
 export interface RecoveryPoint {
@@ -351,6 +365,39 @@ const nicPlanSchema = {
   },
 } as unknown as JSONSchemaType<NicPlan>;
 
+const rrsetProperties = {
+  zone: { type: "string", maxLength: 253 },
+  owner: { type: "string", maxLength: 253 },
+  type: { type: "string", enum: ["A", "PTR"] },
+  ttl: { type: "integer", minimum: 0 },
+  values: { type: "array", maxItems: 32, items: { type: "string", maxLength: 253 } },
+} as const;
+const hostRecordsSchema = {
+  type: "object",
+  required: ["name", "a", "ptr", "unmanaged"],
+  properties: {
+    name: { type: "string", maxLength: 253 },
+    a: { type: "object", required: ["zone", "owner", "type", "ttl", "values"], properties: rrsetProperties },
+    ptr: {
+      type: "array",
+      maxItems: 32,
+      items: { type: "object", required: ["zone", "owner", "type", "ttl", "values", "address"], properties: { ...rrsetProperties, address: { type: "string", maxLength: 15 } } },
+    },
+    unmanaged: { type: "array", maxItems: 32, items: { type: "string", maxLength: 15 } },
+  },
+} as unknown as JSONSchemaType<HostRecords>;
+
+const vmDnsSchema: JSONSchemaType<VmDns> = {
+  type: "object",
+  required: ["name"],
+  properties: {
+    name: { type: "string", maxLength: 253 },
+    before: optional(hostRecordsSchema),
+    state: optional(stringEnum<NonNullable<VmDns["state"]>>(["Updated", "Unchanged", "Failed"])),
+    message: optional({ type: "string", maxLength: 1024 }),
+  },
+};
+
 const vmReipSchema: JSONSchemaType<VmReip> = {
   type: "object",
   required: ["os", "direction", "nics"],
@@ -385,6 +432,7 @@ export const vmRecordSchema: JSONSchemaType<VmRecord> = {
     readyAt: optional(timestamp),
     reip: optional(vmReipSchema),
     addresses: optional({ type: "array", maxItems: 16, items: { type: "string", maxLength: 64 } }),
+    dns: optional(vmDnsSchema),
     protectedFolder: optional({ type: "string", maxLength: 2048 }),
     protectedPool: optional({ type: "string", maxLength: 2048 }),
     message: optional({ type: "string", maxLength: 1024 }),

@@ -8,6 +8,7 @@ import {
 } from "./common.js";
 import type { KindDefinition } from "./common.js";
 import { GROUP, VERSION } from "./meta.js";
+import type { DnsSettings } from "../../dns/config.js";
 import { cleanupReportSchema, recoveryPointsSchema, vmRecordSchema, volumeRecordSchema } from "./failover-run.js";
 import type { FailoverRunStatus, RecoveryPoint, VmRecord, VolumeRecord } from "./failover-run.js";
 import { stepRecordsSchema } from "./steps.js";
@@ -104,6 +105,11 @@ export interface ProtectionGroupSpec {
    * new signature and renames the snap-xxxxxxxx- datastore back to its name.
    */
   vmfsCopies?: "KeepSignature" | "Resignature";
+  /**
+   * The recovery site's DNS server whose A and PTR records follow re-addressed VMs (docs/dns.md):
+   * dynamic updates signed with the TSIG key in a Secret of the group's namespace.
+   */
+  dns?: DnsSettings;
 }
 
 export type AlignmentProblemKind = "VmOutsideGroupDatastores" | "StrayVm" | "SharedDatastore" | "VmInMultipleGroups";
@@ -204,6 +210,45 @@ const readiness: JSONSchemaType<Readiness> = {
       },
       additionalProperties: false,
     }),
+  },
+  additionalProperties: false,
+};
+
+const dnsName = { type: "string", minLength: 1, maxLength: 253, pattern: "^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\\.?$" } as const;
+
+const dnsSettingsSchema: JSONSchemaType<DnsSettings> = {
+  type: "object",
+  required: ["server", "zone", "tsig"],
+  properties: {
+    server: { type: "string", minLength: 1, maxLength: 253 },
+    port: optional({ type: "integer", minimum: 1, maximum: 65535 }),
+    zone: dnsName,
+    reverseZones: optional({
+      type: "array",
+      maxItems: 64,
+      items: {
+        type: "object",
+        required: ["zone"],
+        properties: { zone: { type: "string", minLength: 1, maxLength: 253 }, cidr: optional(cidr) },
+        additionalProperties: false,
+      },
+    }),
+    ttl: optional({ type: "integer", minimum: 0, maximum: 2147483647 }),
+    tsig: {
+      type: "object",
+      required: ["keyName", "secretRef"],
+      properties: {
+        keyName: dnsName,
+        algorithm: optional(stringEnum(["hmac-sha256", "hmac-sha512"] as const)),
+        secretRef: {
+          type: "object",
+          required: ["name"],
+          properties: { name: objectName, key: optional({ type: "string", minLength: 1, maxLength: 253 }) },
+          additionalProperties: false,
+        },
+      },
+      additionalProperties: false,
+    },
   },
   additionalProperties: false,
 };
@@ -365,6 +410,7 @@ export const protectionGroupSpecSchema: JSONSchemaType<ProtectionGroupSpec> = {
         additionalProperties: false,
       },
     }),
+    dns: optional(dnsSettingsSchema),
   },
   additionalProperties: false,
   "x-kubernetes-validations": [

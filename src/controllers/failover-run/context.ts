@@ -8,6 +8,7 @@ import type { EventRecorder } from "../../runtime/events.js";
 import type { InventoryIndex } from "../../sites/inventory-index.js";
 import type { Clock } from "../../util/clock.js";
 import type { VsphereClient } from "../../vsphere/client.js";
+import type { DnsClient } from "../../dns/client.js";
 
 /** How steps reach the outside world: clients per Site, inventories, the API. */
 export interface RunWorld {
@@ -24,6 +25,8 @@ export interface RunWorld {
    * a question), or after ms; absent where nothing reports changes (a run then looks once per pass).
    */
   readonly changed?: (sites: readonly string[], ms: number, signal: AbortSignal) => Promise<void>;
+  /** A client of the group's DNS server (spec.dns), its TSIG key read from its Secret; absent where runs update no DNS. */
+  readonly dns?: (group: ProtectionGroup, signal: AbortSignal) => Promise<DnsClient>;
 }
 
 /**

@@ -147,3 +147,39 @@ describe("ReferencedSecrets (the Secret scope)", () => {
     await t.stop();
   });
 });
+
+describe("ReferencedSecrets.readKey (a group's TSIG key)", () => {
+  const ref = { namespace: "vmdr-system", name: "dns-key" };
+  const reasonOfAsync = async (p: Promise<unknown>): Promise<string | undefined> => p.then(() => undefined, (err: unknown) => (err instanceof OperatorError ? err.reason : String(err)));
+
+  it("reads one key of a Secret by name with one list restricted to it, and caches nothing", async () => {
+    const t = setup();
+    await secret(t.kube, "vmdr-system", "dns-key", { secret: "c2VjcmV0LXRzaWcta2V5", other: "x" });
+    const before = t.kube.lists.length;
+    expect(await t.secrets.readKey(ref, "secret", "TSIG key", new AbortController().signal)).toBe("c2VjcmV0LXRzaWcta2V5");
+    expect(t.kube.lists.slice(before)).toEqual([{ plural: "secrets", namespace: "vmdr-system", fieldSelector: "metadata.name=dns-key" }]);
+    expect(t.secrets.size()).toBe(0);
+    await t.stop();
+  });
+
+  it("refuses a namespace outside the allowed ones before any request, and names a missing Secret or key without its value", async () => {
+    const t = setup();
+    await secret(t.kube, "tenant", "dns-key", { secret: "tenant-secret" });
+    const before = t.kube.lists.length;
+    expect(await reasonOfAsync(t.secrets.readKey({ namespace: "tenant", name: "dns-key" }, "secret", "TSIG key", new AbortController().signal))).toBe("SecretNotAllowed");
+    expect(t.kube.lists.length).toBe(before);
+    expect(await reasonOfAsync(t.secrets.readKey(ref, "secret", "TSIG key", new AbortController().signal))).toBe("SecretNotFound");
+    await secret(t.kube, "vmdr-system", "dns-key", { key: "value-not-to-show" });
+    const err = await t.secrets.readKey(ref, "secret", "TSIG key", new AbortController().signal).catch((e: unknown) => e as OperatorError);
+    expect(err).toMatchObject({ reason: "SecretInvalid" });
+    expect((err as OperatorError).message).toMatch(/^TSIG key: Secret vmdr-system\/dns-key has no "secret" key$/);
+    await t.stop();
+  });
+
+  it("says SecretForbidden when RBAC refuses the read", async () => {
+    const t = setup(["vmdr-system", "creds"]);
+    t.kube.forbidden.add("creds");
+    expect(await reasonOfAsync(t.secrets.readKey({ namespace: "creds", name: "k" }, "secret", "TSIG key", new AbortController().signal))).toBe("SecretForbidden");
+    await t.stop();
+  });
+});
