@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, findCondition } from "../../src/api/v1alpha1/index.js";
 import type { FailoverRun, ProtectionGroup } from "../../src/api/v1alpha1/index.js";
+import { SecretType } from "../../src/sites/credentials.js";
+import { Bind } from "../harness/bind.js";
 import { eventually, NamespaceType } from "../harness/kube.js";
 import { sampleSplitRuns } from "../harness/runs.js";
 import { World } from "../harness/world.js";
@@ -10,9 +12,14 @@ import { World } from "../harness/world.js";
 /**
  * The runs that move production, against the two-site lab with the operator as its own process:
  * a PlannedMigration of Finance (HR stays at Site 1), then a Disaster of HR with Site 1 cut off.
- * Throughout, ground truth is sampled: no VM ever runs at both sites.
+ * Throughout, ground truth is sampled: no VM ever runs at both sites. Finance's records on Site 2's
+ * DNS server (a real BIND) follow its addresses out and home.
  */
 let w: World;
+let bind: Bind;
+/** Finance's protected VMs at Site 1 before anything moved: host names and addresses. */
+let financeHosts: { host: string; ip: string }[] = [];
+const ptrOf = (ip: string): string => `${ip.split(".").reverse().join(".")}.in-addr.arpa`;
 const ns = "dr";
 const FINANCE_RULE = { fromCidr: "20.1.1.0/24", toCidr: "30.1.1.0/24", gateway: "30.1.1.254", dns: ["30.1.1.5"] };
 /** 20.1.1.150 → 30.1.1.150: the rule keeps the host part. */
@@ -26,6 +33,7 @@ interface VmTruth {
   datastores: string[];
   nics: { portgroup: string; mac: string; connected: boolean }[];
   guestIp?: string;
+  guestHostName?: string;
 }
 interface RelTruth {
   state: string;
@@ -64,8 +72,20 @@ async function apply(name: string, spec: FailoverRun["spec"]): Promise<void> {
 
 
 beforeAll(async () => {
-  w = await World.start();
+  // The groups' namespace holds Finance's TSIG key: the operator may read Secrets there.
+  w = await World.start({ operatorArgs: ["--secret-namespaces=vmdr-system,dr"] });
   await w.kube.create(NamespaceType, { metadata: { name: ns } });
+  financeHosts = (await vms("site1")).filter((v) => v.folder.startsWith("Protection Group 2")).map((v) => ({ host: v.guestHostName!, ip: v.guestIp! }));
+  expect(financeHosts.length).toBeGreaterThan(0);
+  // Site 2's DNS server holds Finance's records as they are while it runs at Site 1.
+  bind = await Bind.start({
+    zones: [
+      { name: "site2.vmbook.lab", records: financeHosts.map((h) => `${h.host} 300 IN A ${h.ip}`) },
+      { name: "1.1.20.in-addr.arpa", records: financeHosts.map((h) => `${h.ip.split(".")[3]} 300 IN PTR ${h.host}.site2.vmbook.lab.`) },
+      { name: "1.1.30.in-addr.arpa" },
+    ],
+  });
+  await w.kube.create(SecretType, { metadata: { namespace: ns, name: "finance-dns" }, stringData: { secret: bind.key.secret } });
   await w.applySites({ site1: (s) => (s.spec.storage.controllers[0]!.nfsAddress = "20.1.1.50"), site2: (s) => (s.spec.storage.controllers[0]!.nfsAddress = "30.1.1.50") });
   for (const vol of ["RG1FV1", "RG1FV2", "RG2FV1", "RG2FV2", "RG2FV3"]) {
     await w.kube.create(ReplicationRelationshipType, {
@@ -83,6 +103,14 @@ beforeAll(async () => {
   await w.kube.create(ProtectionGroupType, group("finance", "Protection Group 2", ["rg2fv1", "rg2fv2", "rg2fv3"], {
     auxiliaryVms: [{ name: "Finance-Jumphost", priority: 1 }],
     ipCustomization: { rules: [FINANCE_RULE] },
+    dns: {
+      server: "127.0.0.1",
+      port: bind.port,
+      zone: "site2.vmbook.lab",
+      reverseZones: [{ zone: "1.1.20.in-addr.arpa" }, { zone: "1.1.30.in-addr.arpa" }],
+      ttl: 60,
+      tsig: { keyName: bind.key.name, secretRef: { name: "finance-dns" } },
+    },
   }));
   w.startOperator();
   for (const g of ["hr", "finance"]) {
@@ -91,7 +119,20 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await w?.stop();
+  await bind?.close();
 });
+
+/** What Site 2's DNS server answers for each Finance host: its A record, and the PTR at each of its two addresses. */
+async function financeDns(): Promise<{ host: string; a: string[]; ptrSite1: string[]; ptrSite2: string[] }[]> {
+  return Promise.all(
+    financeHosts.map(async (h) => ({
+      host: h.host,
+      a: await bind.dig(`${h.host}.site2.vmbook.lab`, "A"),
+      ptrSite1: await bind.dig(ptrOf(h.ip), "PTR"),
+      ptrSite2: await bind.dig(ptrOf(atSite2(h.ip)!), "PTR"),
+    })),
+  );
+}
 
 describe("PlannedMigration of Finance (HR stays at Site 1)", () => {
   it("is refused without its confirmation by the API server", async () => {
@@ -118,6 +159,7 @@ describe("PlannedMigration of Finance (HR stays at Site 1)", () => {
     const financeAt1 = (await vms("site1")).filter((v) => v.folder.startsWith("Protection Group 2"));
     const hrAt1 = (await vms("site1")).filter((v) => v.folder.startsWith("Protection Group 1"));
     expect(financeAt1.every((v) => v.powerState === "poweredOn")).toBe(true);
+    const updatesBefore = await bind.updatesReceived();
     const sampler = sampleSplitRuns(w);
     await apply("pm-finance", { type: "PlannedMigration", protectionGroups: ["finance"], confirmation: "PlannedMigration", powerOn: { concurrency: 4 } });
     const r = await finished("pm-finance");
@@ -148,7 +190,13 @@ describe("PlannedMigration of Finance (HR stays at Site 1)", () => {
       expect(v.guestIp, v.name).toMatch(/^20\.1\.1\./);
       expect(there!.guestIp, v.name).toBe(atSite2(v.guestIp));
       expect(s.vms?.find((x) => x.instanceUuid === v.instanceUuid)?.addresses, v.name).toEqual([`${atSite2(v.guestIp)}/24`]);
+      expect(s.vms?.find((x) => x.instanceUuid === v.instanceUuid)?.dns, v.name).toMatchObject({ name: `${v.guestHostName}.site2.vmbook.lab`, state: "Updated", before: { a: { values: [v.guestIp] } } });
     }
+    // DNS follows: each host's A record is its new address, the new address's PTR names it, the
+    // old one's no longer does; one signed UPDATE per zone per VM (forward, new and old reverse).
+    const fqdn = (h: string): string => `${h}.site2.vmbook.lab.`;
+    expect(await financeDns()).toEqual(financeHosts.map((h) => ({ host: h.host, a: [atSite2(h.ip)], ptrSite1: [], ptrSite2: [fqdn(h.host)] })));
+    expect(await bind.updatesReceived()).toBe(updatesBefore + 3 * financeHosts.length);
     // The NFS replica is exported to Site 2's hosts by its own policy (it admits their subnet): kept.
     expect(await w.lab.control<{ exportPolicy: string; junction: string }>("GET", "/truth/sites/site2/ontap/volumes/RG2FV3_SM")).toMatchObject({ exportPolicy: "site2_esx_nfs", junction: "/RG2FV3_SM" });
     // The auxiliary VM of Site 2 started with the group, first (priority 1), and was left as it was.
@@ -193,6 +241,7 @@ describe("Failback and Reprotect of Finance", () => {
     writeFileSync(join(replica.dir, "failback-proof.txt"), proof);
     const financeAt2 = (await vms("site2")).filter((v) => v.folder.startsWith("DR/Site1-Protection Group 2") && v.powerState === "poweredOn");
     expect(financeAt2.length).toBeGreaterThan(0);
+    const updatesBefore = await bind.updatesReceived();
     const sampler = sampleSplitRuns(w);
     await apply("fb-finance", { type: "Failback", protectionGroups: ["finance"], confirmation: "Failback", powerOn: { concurrency: 4 } });
     const r = await finished("fb-finance", 300_000);
@@ -227,6 +276,11 @@ describe("Failback and Reprotect of Finance", () => {
       expect(s.vms?.find((x) => x.instanceUuid === v.instanceUuid)?.reip?.nics[0], v.name).toMatchObject({ action: "reassign", source: "recorded", to: { gateway: "20.1.1.1" } });
       expect(site2.find((x) => x.instanceUuid === v.instanceUuid)?.powerState).toBe("poweredOff");
     }
+    // DNS follows them home: the records are as they were before the planned migration.
+    const fqdn = (h: string): string => `${h}.site2.vmbook.lab.`;
+    expect(await financeDns()).toEqual(financeHosts.map((h) => ({ host: h.host, a: [h.ip], ptrSite1: [fqdn(h.host)], ptrSite2: [] })));
+    expect(await bind.updatesReceived()).toBe(updatesBefore + 3 * financeHosts.length);
+    expect(s.vms?.filter((v) => !v.auxiliary).map((v) => v.dns?.state)).toEqual(financeHosts.map(() => "Updated"));
     // Datastores were taken away from Site 1's hosts before their volumes were overwritten.
     expect((await w.lab.control<{ storageFaults: unknown[] }>("GET", "/truth/sites/site1/vcenter")).storageFaults).toEqual([]);
     expect((await pg("finance"))!.status!.failover).toMatchObject({ state: "FailedBack", runningAt: "site1", run: "fb-finance", type: "Failback" });
