@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, findCondition } from "../../src/api/v1alpha1/index.js";
 import type { FailoverRun } from "../../src/api/v1alpha1/index.js";
+import { SecretType } from "../../src/sites/credentials.js";
+import { Bind } from "../harness/bind.js";
 import { eventually, NamespaceType } from "../harness/kube.js";
 import { scratchDir } from "../harness/processes.js";
 import { sampleSplitRuns, throughCrashes } from "../harness/runs.js";
@@ -14,16 +16,18 @@ import { World } from "../harness/world.js";
  * between every act and its checkpoint, once each, and restarted every time. Each run must
  * converge with its steps only moving forward; the lab's own counts must show every object changed
  * at most once; no storage may go away under a mounted datastore; and no VM may run at both sites
- * at any instant (ground truth sampled throughout).
+ * at any instant (ground truth sampled throughout). HR's DNS records on a real BIND follow it out
+ * and home with each change sent once.
  */
 let w: World;
+let bind: Bind;
 const ns = "dr";
 const crashFile = join(scratchDir("crash-disruptive"), "crash-points");
 
 interface Truth {
   mutations: Record<string, number>;
   storageFaults: unknown[];
-  vms: { name: string; instanceUuid: string; powerState: string; folder: string; guestIp?: string }[];
+  vms: { name: string; instanceUuid: string; powerState: string; folder: string; guestIp?: string; guestHostName?: string }[];
 }
 const truth = (site: "site1" | "site2"): Promise<Truth> => w.lab.control<Truth>("GET", `/truth/sites/${site}/vcenter`);
 /** What changed since `before`, by object (the lab counts its own start-up registrations too). */
@@ -35,10 +39,19 @@ type Storage = { clusters: { site: string; mutations: Record<string, number> }[]
 beforeAll(async () => {
   writeFileSync(crashFile, "*\n");
   w = await World.start({
-    operatorArgs: ["--lease-duration=1s", "--renew-deadline=700ms", "--retry-period=200ms"],
+    operatorArgs: ["--lease-duration=1s", "--renew-deadline=700ms", "--retry-period=200ms", "--secret-namespaces=vmdr-system,dr"],
     operatorEnv: { VMDR_TEST_CRASH_POINTS: crashFile },
   });
   await w.kube.create(NamespaceType, { metadata: { name: ns } });
+  const hrHosts = (await truth("site1")).vms.filter((v) => v.folder.startsWith("Protection Group 1"));
+  bind = await Bind.start({
+    zones: [
+      { name: "site2.vmbook.lab", records: hrHosts.map((h) => `${h.guestHostName!} 300 IN A ${h.guestIp!}`) },
+      { name: "1.1.20.in-addr.arpa", records: hrHosts.map((h) => `${h.guestIp!.split(".")[3]!} 300 IN PTR ${h.guestHostName!}.site2.vmbook.lab.`) },
+      { name: "1.1.30.in-addr.arpa" },
+    ],
+  });
+  await w.kube.create(SecretType, { metadata: { namespace: ns, name: "hr-dns" }, stringData: { secret: bind.key.secret } });
   await w.applySites();
   for (const vol of ["RG1FV1", "RG1FV2"]) {
     await w.kube.create(ReplicationRelationshipType, {
@@ -57,6 +70,13 @@ beforeAll(async () => {
       networkMappings: [{ protectedPortgroup: "Site1-LAN", recoveryPortgroup: "Site2-LAN" }],
       powerOn: { priorityGroups: [{ name: "db", priority: 1, vms: ["HR Database"] }] },
       ipCustomization: { rules: [{ fromCidr: "20.1.1.0/24", toCidr: "30.1.1.0/24", gateway: "30.1.1.254" }] },
+      dns: {
+        server: "127.0.0.1",
+        port: bind.port,
+        zone: "site2.vmbook.lab",
+        reverseZones: [{ zone: "1.1.20.in-addr.arpa" }, { zone: "1.1.30.in-addr.arpa" }],
+        tsig: { keyName: bind.key.name, secretRef: { name: "hr-dns" } },
+      },
     },
   });
   w.startOperator();
@@ -64,6 +84,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await w?.stop();
+  await bind?.close();
 });
 
 
@@ -72,6 +93,7 @@ describe("a PlannedMigration, its Failback and its Reprotect survive the operato
   it("converge, with every object changed at most once and no VM ever running at both sites", async () => {
     const [b1, b2, bs] = [await truth("site1"), await truth("site2"), await w.lab.control<Storage>("GET", "/truth/storage")];
     const hr = b1.vms.filter((v) => v.folder.startsWith("Protection Group 1"));
+    const updatesBefore = await bind.updatesReceived();
     const sampler = sampleSplitRuns(w);
     const runs: FailoverRun[] = [];
     let restarts = 0;
@@ -87,10 +109,10 @@ describe("a PlannedMigration, its Failback and its Reprotect survive the operato
     // Every step was crashed at its boundary; every crash was a restart.
     const crashed = readFileSync(`${crashFile}.done`, "utf8").trim().split("\n");
     for (const r of runs) for (const s of r.status?.steps ?? []) expect(crashed).toContain(`${r.spec.type}/${s.name}:step-boundary`);
-    for (const s of ["ShutdownProtectedVms", "FinalUpdate", "CommitFailover", "QuiesceReplication", "BreakReplication", "MountDatastores", "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms"]) {
+    for (const s of ["ShutdownProtectedVms", "FinalUpdate", "CommitFailover", "QuiesceReplication", "BreakReplication", "MountDatastores", "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "UpdateDns"]) {
       expect(crashed).toContain(`PlannedMigration/${s}:after-act`);
     }
-    for (const s of ["UnregisterVms", "UnmountDatastores", "DetachDevices", "ReverseResync", "ShutdownProtectedVms", "BreakReplication", "MountDatastores", "RegisterVms", "CustomizeGuests", "PowerOnVms"]) {
+    for (const s of ["UnregisterVms", "UnmountDatastores", "DetachDevices", "ReverseResync", "ShutdownProtectedVms", "BreakReplication", "MountDatastores", "RegisterVms", "CustomizeGuests", "PowerOnVms", "UpdateDns"]) {
       expect(crashed).toContain(`Failback/${s}:after-act`);
     }
     for (const s of ["UnregisterVms", "UnmountDatastores", "DetachDevices", "ResyncForward", "ReleaseReverse", "ClearFailover", "ReleaseGroups"]) {
@@ -117,6 +139,18 @@ describe("a PlannedMigration, its Failback and its Reprotect survive the operato
     for (const v of hr) {
       expect(v.guestIp, v.name).toMatch(/^20\.1\.1\./);
       expect(s1.vms.find((x) => x.instanceUuid === v.instanceUuid)?.guestIp, v.name).toBe(v.guestIp);
+    }
+    // DNS: each VM's records changed once out and once home, one UPDATE per zone (forward, the new
+    // reverse, the old reverse) each way, however often the operator died around them; and home again.
+    expect(await bind.updatesReceived()).toBe(updatesBefore + 2 * 3 * hr.length);
+    for (const v of hr) {
+      const name = `${v.guestHostName!}.site2.vmbook.lab`;
+      expect(await bind.dig(name, "A"), v.name).toEqual([v.guestIp]);
+      expect(await bind.dig(`${v.guestIp!.split(".").reverse().join(".")}.in-addr.arpa`, "PTR"), v.name).toEqual([`${name}.`]);
+    }
+    for (const r of runs.slice(0, 2)) {
+      expect(r.status?.vms?.length, r.metadata.name).toBe(hr.length);
+      expect(r.status?.vms?.filter((v) => v.dns?.state !== "Updated" && v.dns?.state !== "Unchanged").map((v) => `${v.name}: ${v.dns?.state}`), r.metadata.name).toEqual([]);
     }
 
     // The end state: HR runs at Site 1 with its identity, nothing of it at Site 2, protected and Ready.
