@@ -30,12 +30,17 @@ export function readCredentials(lookup: SecretLookup, ref: SecretReference, what
   } catch (err) {
     throw err instanceof OperatorError ? withMessage(err, `${what}: ${err.message}`) : err;
   }
+  return { username: secretValue(secret, ref, SECRET_KEYS.username, what), password: secretValue(secret, ref, SECRET_KEYS.password, what) };
+}
+
+/**
+ * One key of a Secret (`data`, base64, or `stringData`), decoded. A missing Secret or an empty or
+ * missing key is Permanent (SecretNotFound, SecretInvalid); the message names them, never a value.
+ */
+export function secretValue(secret: Secret | undefined, ref: SecretReference, key: string, what: string): string {
   if (!secret) throw new PermanentError(`${what}: Secret ${ref.namespace}/${ref.name} does not exist`, "SecretNotFound");
-  const value = (key: string): string => {
-    const b64 = secret.data?.[key];
-    const v = b64 !== undefined ? Buffer.from(b64, "base64").toString("utf8") : secret.stringData?.[key];
-    if (!v) throw new PermanentError(`${what}: Secret ${ref.namespace}/${ref.name} has no "${key}" key`, "SecretInvalid");
-    return v;
-  };
-  return { username: value(SECRET_KEYS.username), password: value(SECRET_KEYS.password) };
+  const b64 = secret.data?.[key];
+  const v = b64 !== undefined ? Buffer.from(b64, "base64").toString("utf8") : secret.stringData?.[key];
+  if (!v) throw new PermanentError(`${what}: Secret ${ref.namespace}/${ref.name} has no "${key}" key`, "SecretInvalid");
+  return v;
 }

@@ -9,7 +9,7 @@ import { Informer } from "../runtime/informer.js";
 import type { InformerHandlers } from "../runtime/informer.js";
 import { messageOf, PermanentError, TransientError, WaitError } from "../runtime/errors.js";
 import type { Clock } from "../util/clock.js";
-import { SecretType } from "./credentials.js";
+import { secretValue, SecretType } from "./credentials.js";
 import type { Secret, SecretLookup } from "./credentials.js";
 
 /** Where the Sites come from (the shared Site informer). */
@@ -89,22 +89,10 @@ export class ReferencedSecrets {
    * WaitingForSecret until the first read of a newly referenced Secret completes.
    */
   readonly lookup: SecretLookup = (ref) => {
-    if (!this.isAllowed(ref.namespace)) {
-      throw new PermanentError(
-        `Secret ${keyOfRef(ref)} is in namespace "${ref.namespace}", where the operator does not read Secrets ` +
-          `(allowed: ${[...this.allowed].join(", ")}; see --secret-namespaces)`,
-        "SecretNotAllowed",
-      );
-    }
+    this.checkAllowed(ref, "");
     const e = this.entries.get(keyOfRef(ref)) ?? this.add(ref);
     if (e.informer.hasSynced()) return e.informer.get(keyOfRef(ref));
-    if (e.error instanceof KubeApiError && (e.error.statusCode === 403 || e.error.statusCode === 401)) {
-      throw new PermanentError(
-        `Secret ${keyOfRef(ref)}: the operator's ServiceAccount may not read it (bind the vmdr-secret-reader Role in namespace ${ref.namespace})`,
-        "SecretForbidden",
-        { cause: e.error },
-      );
-    }
+    if (isForbidden(e.error)) throw forbidden(ref, "", e.error);
     if (e.error !== undefined) throw new TransientError(`Secret ${keyOfRef(ref)}: ${messageOf(e.error)}`, "SecretUnreadable", { cause: e.error });
     throw new WaitError(`waiting for the first read of Secret ${keyOfRef(ref)}`, "WaitingForSecret", 500);
   };
@@ -117,27 +105,26 @@ export class ReferencedSecrets {
    * Secret or key, TransientError SecretUnreadable otherwise. The value never reaches a message.
    */
   async readKey(ref: SecretReference, key: string, what: string, signal: AbortSignal): Promise<string> {
-    if (!this.isAllowed(ref.namespace)) {
-      throw new PermanentError(
-        `${what}: Secret ${keyOfRef(ref)} is in namespace "${ref.namespace}", where the operator does not read Secrets (allowed: ${[...this.allowed].join(", ")}; see --secret-namespaces)`,
-        "SecretNotAllowed",
-      );
-    }
+    this.checkAllowed(ref, `${what}: `);
     let secret: Secret | undefined;
     try {
       const list = await this.deps.kube.list(SecretType, { namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}` }, signal);
       secret = list.items.find((s) => s.metadata.name === ref.name);
     } catch (err) {
-      if (err instanceof KubeApiError && (err.statusCode === 403 || err.statusCode === 401)) {
-        throw new PermanentError(`${what}: the operator's ServiceAccount may not read Secret ${keyOfRef(ref)} (bind the vmdr-secret-reader Role in namespace ${ref.namespace})`, "SecretForbidden", { cause: err });
-      }
+      if (isForbidden(err)) throw forbidden(ref, `${what}: `, err);
       throw new TransientError(`${what}: Secret ${keyOfRef(ref)}: ${messageOf(err)}`, "SecretUnreadable", { cause: err });
     }
-    if (!secret) throw new PermanentError(`${what}: Secret ${keyOfRef(ref)} does not exist`, "SecretNotFound");
-    const b64 = secret.data?.[key];
-    const value = b64 !== undefined ? Buffer.from(b64, "base64").toString("utf8") : secret.stringData?.[key];
-    if (!value) throw new PermanentError(`${what}: Secret ${keyOfRef(ref)} has no "${key}" key`, "SecretInvalid");
-    return value;
+    return secretValue(secret, ref, key, what);
+  }
+
+  /** Refuses, before any request, a Secret outside the allowed namespaces (SecretNotAllowed). */
+  private checkAllowed(ref: SecretReference, prefix: string): void {
+    if (this.isAllowed(ref.namespace)) return;
+    throw new PermanentError(
+      `${prefix}Secret ${keyOfRef(ref)} is in namespace "${ref.namespace}", where the operator does not read Secrets ` +
+        `(allowed: ${[...this.allowed].join(", ")}; see --secret-namespaces)`,
+      "SecretNotAllowed",
+    );
   }
 
   /** Calls l whenever a referenced Secret is created, changed or deleted. Returns an unsubscribe. */
@@ -240,6 +227,16 @@ export class ReferencedSecrets {
     e.settle();
     this.entries.delete(key);
   }
+}
+
+const isForbidden = (err: unknown): err is KubeApiError => err instanceof KubeApiError && (err.statusCode === 403 || err.statusCode === 401);
+
+function forbidden(ref: SecretReference, prefix: string, cause: unknown): PermanentError {
+  return new PermanentError(
+    `${prefix}Secret ${keyOfRef(ref)}: the operator's ServiceAccount may not read it (bind the vmdr-secret-reader Role in namespace ${ref.namespace})`,
+    "SecretForbidden",
+    { cause },
+  );
 }
 
 /** Only what readCredentials uses: the cache never holds the rest of a Secret. */
