@@ -190,6 +190,8 @@ func TestProgramRefusesBadFlags(t *testing.T) {
 		{[]string{"--ontap-option", "Password=x"}, 2, "cannot be set"},
 		{[]string{"--vcenter-option", "User=x"}, 2, "no vCenter option"},
 		{[]string{"--vcenter-option", "KeepLostDevices=maybe"}, 2, "not a boolean"},
+		{[]string{"--host-memory-gb", "site3=48"}, 2, "want site1=N or site2=N"},
+		{[]string{"--host-cores", "site2=0"}, 2, "want site1=N or site2=N"},
 		{[]string{"--no-such-flag"}, 2, "flag provided but not defined"},
 		{[]string{"extra-argument"}, 2, "unexpected argument"},
 		{[]string{"--log-level", "loud"}, 1, "--log-level"},

@@ -46,6 +46,8 @@ type config struct {
 	guestBoot         time.Duration
 	standardPortgroup bool
 	mountByLabel      bool
+	hostCores         map[string]int // --host-cores site2=8
+	hostMemoryGB      map[string]int // --host-memory-gb site2=48
 	logLevel          string
 	logOut            io.Writer // where slog writes; nil means os.Stderr
 }
@@ -90,6 +92,12 @@ func parseFlags(args []string) config {
 	fs.StringVar(&c.vcenterTaskTimes, "vcenter-task-duration", "", "per-method task durations (lab clock), e.g. PowerOnVM_Task=2s")
 	fs.DurationVar(&c.guestBoot, "guest-boot", 0, "time from power-on to tools running (lab clock; 0 = 2s, negative = at once)")
 	fs.BoolVar(&c.standardPortgroup, "standard-portgroups", false, "standard vSwitch portgroups instead of one distributed switch per site")
+	fs.Func("host-cores", "cores of every host of a site, SITE=N[,SITE=N] (default: sized to run every VM of the world)", func(s string) error {
+		return parseSiteInts(s, &c.hostCores)
+	})
+	fs.Func("host-memory-gb", "memory (GB) of every host of a site, SITE=N[,SITE=N] (default: sized to run every VM of the world)", func(s string) error {
+		return parseSiteInts(s, &c.hostMemoryGB)
+	})
 	fs.StringVar(&c.logLevel, "log-level", "warn", "debug, info, warn or error")
 	_ = fs.Parse(args) // ExitOnError: never returns an error
 	if fs.NArg() > 0 {
@@ -98,6 +106,22 @@ func parseFlags(args []string) config {
 		os.Exit(2)
 	}
 	return c
+}
+
+// parseSiteInts reads "site1=4,site2=8" into m (positive numbers of the lab's two sites).
+func parseSiteInts(s string, m *map[string]int) error {
+	if *m == nil {
+		*m = map[string]int{}
+	}
+	for _, kv := range strings.Split(s, ",") {
+		site, val, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		n, err := strconv.Atoi(val)
+		if !ok || err != nil || n <= 0 || (site != topology.Site1 && site != topology.Site2) {
+			return fmt.Errorf("%q: want site1=N or site2=N with N > 0", kv)
+		}
+		(*m)[site] = n
+	}
+	return nil
 }
 
 // run starts the lab, announces it and serves until SIGINT or SIGTERM.
@@ -184,7 +208,9 @@ func start(c config) (_ *running, err error) {
 		return nil, err
 	}
 	clk := clock.New()
-	world := topology.VMbook(topology.Options{VMsPerGroup: c.vmsPerGroup, DatastoresPerGroup: c.datastoresPerGrp})
+	world := topology.VMbook(topology.Options{
+		VMsPerGroup: c.vmsPerGroup, DatastoresPerGroup: c.datastoresPerGrp, HostCores: c.hostCores, HostMemoryGB: c.hostMemoryGB,
+	})
 	storage, err := ontap.New(world, filepath.Join(c.stateDir, "storage"), clk, ontapOpts)
 	if err != nil {
 		return nil, fmt.Errorf("start ONTAP: %w", err)

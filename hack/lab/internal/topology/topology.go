@@ -38,6 +38,11 @@ type Host struct {
 	Name      string // host name as in vCenter, e.g. "esx1.site1.vmbook.lab"
 	Initiator string // FC WWPN of its HBA; igroups list these
 	IP        string // vmkernel address NFS exports match
+	// Its compute capacity, as vCenter reports it (summary.hardware): cores, the MHz of each,
+	// and memory. VMbook sizes them (Options.HostCores, Options.HostMemoryGB).
+	Cores    int
+	CoreMHz  int
+	MemoryMB int64
 }
 
 // Portgroup is a (distributed) portgroup with the subnet behind it.
@@ -139,6 +144,11 @@ type Options struct {
 	// DatastoresPerGroup is the number of VMFS datastores (one volume and LUN each) per group:
 	// at least the VMbook's two. Extra ones continue the numbering (RG1FV3 → RP6, ...).
 	DatastoresPerGroup int
+	// HostCores and HostMemoryGB size every host of a site (by site id, "site2"). A site not
+	// named gets hosts that could each run every VM of the world (at four vCPUs per core), so no
+	// run is short of capacity unless a test makes a site small.
+	HostCores    map[string]int
+	HostMemoryGB map[string]int
 }
 
 // DefaultOptions is the VMbook's own size.

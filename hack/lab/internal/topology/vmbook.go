@@ -184,7 +184,41 @@ func VMbook(o Options) World {
 	}
 
 	w.Sites = []Site{s1, s2}
+	sizeHosts(w.Sites, o)
 	return w
+}
+
+// CoreMHz is the clock of every lab host's cores.
+const CoreMHz = 2600
+
+// sizeHosts gives every host its capacity: the site's size from the options, or one that fits the
+// whole world (every VM of both sites, four vCPUs per core), rounded up to whole 64 GB.
+func sizeHosts(sites []Site, o Options) {
+	var vcpus, memMB int64
+	for _, s := range sites {
+		for _, v := range s.VMs {
+			vcpus += int64(v.CPUs)
+			memMB += int64(v.MemoryMB)
+		}
+	}
+	fitCores := max(32, int((vcpus+3)/4))
+	fitMemGB := max(512, int((memMB/1024+63)/64*64))
+	for i := range sites {
+		s := &sites[i]
+		cores, memGB := fitCores, fitMemGB
+		if n := o.HostCores[s.ID]; n > 0 {
+			cores = n
+		}
+		if n := o.HostMemoryGB[s.ID]; n > 0 {
+			memGB = n
+		}
+		for c := range s.Clusters {
+			for h := range s.Clusters[c].Hosts {
+				host := &s.Clusters[c].Hosts[h]
+				host.Cores, host.CoreMHz, host.MemoryMB = cores, CoreMHz, int64(memGB)*1024
+			}
+		}
+	}
 }
 
 func initiators(hs []Host) []string {

@@ -148,6 +148,7 @@ func (v *VCenter) buildCompute(ctx *simulator.Context) error {
 				options: *hs.ConfigManager.AdvancedOption,
 			}
 			v.configureHost(ctx, hi, hs)
+			sizeHost(hs, th)
 			ci.hosts = append(ci.hosts, hi)
 			inv.hosts = append(inv.hosts, hi)
 			inv.hostByName[hi.name] = hi
@@ -156,8 +157,51 @@ func (v *VCenter) buildCompute(ctx *simulator.Context) error {
 			inv.dssRef[hi.dss] = hi
 			inv.optRef[hi.options] = hi
 		}
+		summarizeCluster(v, cl)
 	}
 	return nil
+}
+
+// sizeHost gives a host the topology's capacity (the simulator's hosts all have two 2.3 GHz
+// cores and 4 GB).
+func sizeHost(hs *simulator.HostSystem, th topology.Host) {
+	if th.Cores <= 0 || th.MemoryMB <= 0 {
+		return
+	}
+	hw := hs.Summary.Hardware
+	hw.NumCpuCores, hw.NumCpuThreads, hw.NumCpuPkgs = int16(th.Cores), int16(th.Cores), 2
+	hw.CpuMhz = int32(th.CoreMHz)
+	hw.MemorySize = th.MemoryMB << 20
+	if hs.Hardware != nil {
+		hs.Hardware.CpuInfo.NumCpuCores, hs.Hardware.CpuInfo.NumCpuThreads, hs.Hardware.CpuInfo.NumCpuPackages = int16(th.Cores), int16(th.Cores), 2
+		hs.Hardware.CpuInfo.Hz = int64(th.CoreMHz) * 1_000_000
+		hs.Hardware.MemorySize = th.MemoryMB << 20
+	}
+}
+
+// summarizeCluster computes a cluster's ComputeResourceSummary in vCenter's units: totalCpu and
+// effectiveCpu in MHz over all cores, totalMemory in bytes, effectiveMemory in MB (the simulator
+// adds one core's MHz per host and reports effectiveMemory in bytes).
+func summarizeCluster(v *VCenter, cl *simulator.ClusterComputeResource) {
+	s := cl.Summary.GetComputeResourceSummary()
+	s.TotalCpu, s.TotalMemory, s.NumCpuCores, s.NumCpuThreads, s.EffectiveCpu, s.EffectiveMemory = 0, 0, 0, 0, 0, 0
+	s.NumHosts, s.NumEffectiveHosts = 0, 0
+	for _, ref := range cl.Host {
+		hs, ok := v.reg.Get(ref).(*simulator.HostSystem)
+		if !ok {
+			continue
+		}
+		hw := hs.Summary.Hardware
+		mhz := int32(hw.NumCpuCores) * hw.CpuMhz
+		s.TotalCpu += mhz
+		s.EffectiveCpu += mhz
+		s.TotalMemory += hw.MemorySize
+		s.EffectiveMemory += hw.MemorySize >> 20
+		s.NumCpuCores += hw.NumCpuCores
+		s.NumCpuThreads += hw.NumCpuThreads
+		s.NumHosts++
+		s.NumEffectiveHosts++
+	}
 }
 
 // configureHost gives a host its management IP, its own storage device list with a Fibre Channel
