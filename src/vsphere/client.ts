@@ -25,6 +25,11 @@ export interface NasMount {
   readonly readOnly?: boolean;
 }
 
+export interface PoolLimits {
+  readonly cpuMhz: number;
+  readonly memoryMB: number;
+}
+
 export interface OptionSetting {
   readonly key: string;
   readonly value: string | number | boolean;
@@ -63,6 +68,12 @@ export interface VsphereClient {
   /** Answers a pending question (e.g. "moved or copied") with one of its choice keys. */
   answerQuestion(vm: MoRef, questionId: string, choiceKey: string, signal?: AbortSignal): Promise<void>;
   powerOff(vm: MoRef, signal?: AbortSignal): Promise<TaskRef | Done>;
+  /** Suspends a running VM; DONE when it is suspended or off already. A power-on resumes it. */
+  suspendVm(vm: MoRef, signal?: AbortSignal): Promise<TaskRef | Done>;
+  /** A resource pool's CPU (MHz) and memory (MB) limits; -1 is unlimited. */
+  getPoolLimits(pool: MoRef, signal?: AbortSignal): Promise<PoolLimits>;
+  /** Sets a resource pool's limits (UpdateConfig; what is not given is left as it is). */
+  setPoolLimits(pool: MoRef, limits: Partial<PoolLimits>, signal?: AbortSignal): Promise<void>;
   /** Asks the guest to shut down; DONE at once (poll the power state); also DONE when already off. */
   shutdownGuest(vm: MoRef, signal?: AbortSignal): Promise<Done>;
   getVmDevices(vm: MoRef, signal?: AbortSignal): Promise<VmDevices>;

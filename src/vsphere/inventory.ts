@@ -103,6 +103,10 @@ const vmSpec: KindSpec<"VirtualMachine", VmInfo> = {
       o.guestDns = s.dns;
     },
     "config.tools.pendingCustomization": (o, v) => (o.pendingCustomization = str(v) !== undefined || undefined),
+    "summary.config.numCpu": (o, v) => (o.cpus = num(v)),
+    "summary.config.memorySizeMB": (o, v) => (o.memoryMB = num(v)),
+    "summary.config.cpuReservation": (o, v) => (o.cpuReservationMhz = num(v)),
+    "summary.config.memoryReservation": (o, v) => (o.memoryReservationMB = num(v)),
   },
 };
 
@@ -189,6 +193,10 @@ const computeSpec: KindSpec<"ComputeResource", ComputeResourceInfo> = {
     parent: (o, v) => (o.parent = readRef(v)),
     resourcePool: (o, v) => (o.resourcePool = readRef(v)),
     host: (o, v) => (o.hosts = readRefs(v)),
+    "summary.effectiveCpu": (o, v) => (o.effectiveCpuMhz = num(v)),
+    "summary.effectiveMemory": (o, v) => (o.effectiveMemoryMB = num(v)),
+    "summary.totalCpu": (o, v) => (o.totalCpuMhz = num(v)),
+    "summary.numCpuCores": (o, v) => (o.cpuCores = num(v)),
   },
 };
 

@@ -53,6 +53,11 @@ export interface VmInfo {
   readonly guestDns?: readonly string[];
   /** config.tools.pendingCustomization is set: a CustomizeVM_Task waits for the next boot. */
   readonly pendingCustomization?: boolean;
+  /** Its configured size (summary.config.numCpu, memorySizeMB) and reservations (MHz, MB). */
+  readonly cpus?: number;
+  readonly memoryMB?: number;
+  readonly cpuReservationMhz?: number;
+  readonly memoryReservationMB?: number;
 }
 
 /** One NIC as VMware Tools report it (GuestNicInfo). */
@@ -124,6 +129,13 @@ export interface ComputeResourceInfo {
   readonly parent?: MoRef;
   readonly resourcePool?: MoRef;
   readonly hosts: readonly MoRef[];
+  /** summary.effectiveCpu: MHz the cluster's good hosts offer VMs (all cores). */
+  readonly effectiveCpuMhz?: number;
+  /** summary.effectiveMemory: MB the cluster's good hosts offer VMs. */
+  readonly effectiveMemoryMB?: number;
+  /** summary.totalCpu and summary.numCpuCores: what one core is worth (totalCpu / cores). */
+  readonly totalCpuMhz?: number;
+  readonly cpuCores?: number;
 }
 
 export interface DatacenterInfo {

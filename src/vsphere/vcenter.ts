@@ -15,7 +15,7 @@ import type { GuestCustomization, VmDevices, VmReconfig } from "./vm-specs.js";
 import { DONE } from "./client.js";
 import { readScsiLuns, readUnresolved, readVolumeMounts, resolutionSpecs } from "./host-storage.js";
 import type { HostVolumeMount, ScsiLunInfo, UnresolvedVmfsVolume, VmfsResolution } from "./host-storage.js";
-import type { Done, NasMount, OptionSetting, RegisterVmRequest, VsphereClient } from "./client.js";
+import type { Done, NasMount, OptionSetting, PoolLimits, RegisterVmRequest, VsphereClient } from "./client.js";
 
 type Opts = { signal?: AbortSignal; operation?: string };
 
@@ -246,6 +246,30 @@ export class VcenterClient implements VsphereClient {
       if (isAlreadyPowerState(err, "poweredOff")) return DONE;
       throw err;
     }
+  }
+
+  async suspendVm(vm: MoRef, signal?: AbortSignal): Promise<TaskRef | Done> {
+    const state = await this.powerState(vm, signal);
+    if (state === "suspended" || state === "poweredOff") return DONE;
+    try {
+      return await this.task("SuspendVM_Task", vm, [], { signal, operation: "SuspendVM" });
+    } catch (err) {
+      if (isAlreadyPowerState(err, "poweredOff") || faultOf(err)?.field("existingState") === "suspended") return DONE;
+      throw err;
+    }
+  }
+
+  async getPoolLimits(pool: MoRef, signal?: AbortSignal): Promise<PoolLimits> {
+    const paths = ["config.cpuAllocation.limit", "config.memoryAllocation.limit"];
+    const [o] = await this.retrieve([{ type: pool.type, pathSet: paths }], [{ obj: pool, viaView: false }], signal);
+    if (!o) throw classifyVsphereError(new VsphereProtocolError(`resource pool ${pool.value} returned no configuration`), "read resource pool");
+    const limit = (path: string): number => Number(o.props.get(path)?.text ?? -1);
+    return { cpuMhz: limit(paths[0]!), memoryMB: limit(paths[1]!) };
+  }
+
+  async setPoolLimits(pool: MoRef, limits: Partial<PoolLimits>, signal?: AbortSignal): Promise<void> {
+    const allocation = (name: string, limit: number | undefined): Xml => el(name, limit === undefined ? [] : [text("limit", Math.round(limit))]);
+    await this.call("UpdateConfig", pool, [el("config", [allocation("cpuAllocation", limits.cpuMhz), allocation("memoryAllocation", limits.memoryMB)])], { signal, operation: "UpdateConfig" });
   }
 
   async shutdownGuest(vm: MoRef, signal?: AbortSignal): Promise<Done> {

@@ -1,7 +1,7 @@
 import { TransportError } from "../../src/net/http.js";
 import { InventoryIndex } from "../../src/sites/inventory-index.js";
 import { DONE } from "../../src/vsphere/client.js";
-import type { Done, NasMount, OptionSetting, RegisterVmRequest, VsphereClient } from "../../src/vsphere/client.js";
+import type { Done, NasMount, OptionSetting, PoolLimits, RegisterVmRequest, VsphereClient } from "../../src/vsphere/client.js";
 import { VimFault, classifyVsphereError, isFault } from "../../src/vsphere/errors.js";
 import type { HostVolumeMount, ScsiLunInfo, UnresolvedVmfsVolume, VmfsResolution } from "../../src/vsphere/host-storage.js";
 import type { About } from "../../src/vsphere/session.js";
@@ -154,7 +154,7 @@ interface Base {
 interface FFolder extends Base { readonly kind: "Folder"; readonly childType: readonly string[] }
 interface FDatacenter extends Base { readonly kind: "Datacenter"; readonly vmFolder: MoRef; readonly hostFolder: MoRef; readonly datastoreFolder: MoRef; readonly networkFolder: MoRef }
 interface FCluster extends Base { readonly kind: "Cluster"; readonly rootPool: MoRef; readonly hosts: MoRef[] }
-interface FPool extends Base { readonly kind: "Pool"; readonly owner: MoRef }
+interface FPool extends Base { readonly kind: "Pool"; readonly owner: MoRef; limits?: { cpuMhz: number; memoryMB: number } }
 interface FSwitch extends Base { readonly kind: "Switch"; readonly uuid: string }
 interface FNetwork extends Base { readonly kind: "Network"; readonly dvSwitch?: MoRef }
 interface FHost extends Base {
@@ -1189,7 +1189,14 @@ export class FakeVsphere {
       case "Datacenter":
         return { kind: "Datacenter", info: this.dcInfo() };
       case "Cluster":
-        return { kind: "ComputeResource", info: { ref: o.ref, name: o.name, hosts: [...o.hosts], parent: o.parent, resourcePool: o.rootPool } };
+        // Hosts as the lab sizes them when a test does not make a site small: 32 cores of 2,600 MHz, 512 GB.
+        return {
+          kind: "ComputeResource",
+          info: {
+            ref: o.ref, name: o.name, hosts: [...o.hosts], parent: o.parent, resourcePool: o.rootPool,
+            effectiveCpuMhz: o.hosts.length * 32 * 2600, totalCpuMhz: o.hosts.length * 32 * 2600, cpuCores: o.hosts.length * 32, effectiveMemoryMB: o.hosts.length * 512 * 1024,
+          },
+        };
       case "Pool":
         return { kind: "ResourcePool", info: { ref: o.ref, name: o.name, parent: o.parent, owner: o.owner } };
       case "Host":
@@ -1218,6 +1225,7 @@ export class FakeVsphere {
             ref: o.ref, name: o.name, datastores: ds ? [ds.ref] : [], networks: this.networksOf(o), template: false, parent: o.parent, resourcePool: o.pool, host: o.host,
             powerState: o.powerState, connectionState: this.accessible(o) ? "connected" : "inaccessible", question: this.question(o),
             instanceUuid: o.file.instanceUuid, biosUuid: o.file.biosUuid, vmPathName: o.vmxPath, numEthernetCards: devices.nics.length, numVirtualDisks: 1,
+            cpus: 2, memoryMB: 4096, cpuReservationMhz: 0, memoryReservationMB: 0,
             toolsRunningStatus: tools ? "guestToolsRunning" : "guestToolsNotRunning", guestHeartbeat: tools ? "green" : "gray", ...(tools && o.file.guestIp ? { guestIp: o.file.guestIp } : {}),
             ...(tools ? { guestNics: devices.nics.map((n, i) => ({ deviceKey: n.key, connected: n.connected, addresses: i === 0 && o.file.guestIp ? [`${o.file.guestIp}/${o.file.guestPrefix ?? 24}`] : [] })) } : {}),
             ...(o.customization ? { pendingCustomization: true } : {}),
@@ -1571,6 +1579,32 @@ class FakeVsphereClient implements VsphereClient {
         this.w.mutations.push(`PowerOff ${vm.value}`);
         return undefined;
       });
+    });
+  }
+
+  suspendVm(vm: MoRef): Promise<TaskRef | Done> {
+    return this.w.call("suspendVm", () => {
+      const v = this.w.get(vm, "VM", "RetrieveProperties");
+      if (v.powerState !== "poweredOn") return DONE;
+      return this.w.task("SuspendVM_Task", vm, v.name, () => {
+        if (v.powerState !== "poweredOn") throw powerFault("poweredOn", v.powerState);
+        v.powerState = "suspended";
+        v.toolsRunning = false;
+        this.w.mutations.push(`Suspend ${vm.value}`);
+        return undefined;
+      });
+    });
+  }
+
+  getPoolLimits(pool: MoRef): Promise<PoolLimits> {
+    return this.w.call("getPoolLimits", () => ({ ...(this.w.get(pool, "Pool", "RetrieveProperties").limits ?? { cpuMhz: -1, memoryMB: -1 }) }));
+  }
+
+  setPoolLimits(pool: MoRef, limits: Partial<PoolLimits>): Promise<void> {
+    return this.w.call("setPoolLimits", () => {
+      const p = this.w.get(pool, "Pool", "UpdateConfig");
+      p.limits = { ...(p.limits ?? { cpuMhz: -1, memoryMB: -1 }), ...limits };
+      this.w.mutations.push(`UpdateConfig ${pool.value}`);
     });
   }
 

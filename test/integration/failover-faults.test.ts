@@ -128,7 +128,8 @@ describe("faults during a DR test (real kube-apiserver, lab, operator process)",
     }
     const r = await finished(name);
     expect(findCondition(r.status?.conditions, "Succeeded")).toMatchObject({ status: "True" });
-    expect(r.status?.steps?.every((s) => s.state === "Succeeded")).toBe(true);
+    // Every step did its work (MakeRoom has none: the lab's Site 2 has room).
+    expect(r.status?.steps?.filter((s) => s.state !== "Succeeded").map((s) => `${s.name} ${s.state}`)).toEqual(["MakeRoom Skipped"]);
   }, 300_000);
 
   it("waits while Site 2's ONTAP is down in the middle of cloning, then carries on to the end", async () => {

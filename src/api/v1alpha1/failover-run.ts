@@ -16,6 +16,63 @@ export type RunType = (typeof RUN_TYPES)[number];
 /** Run types that change production: they need spec.confirmation set to the type's name. */
 export const DISRUPTIVE_RUN_TYPES: readonly RunType[] = ["PlannedMigration", "Disaster", "Failback", "Reprotect"];
 
+export const CAPACITY_ACTIONS = ["None", "Throttle", "Suspend", "Ignore"] as const;
+export type CapacityAction = (typeof CAPACITY_ACTIONS)[number];
+
+/** One recovery cluster's numbers, as the pre-flight found them (CPU in MHz, memory in MB). */
+export interface CapacityCheck {
+  site: string;
+  cluster: string;
+  /** VMs the run brings there, and those of them whose size is not known (not counted). */
+  vms: number;
+  unknownVms?: number;
+  /** Powered-on VMs already there (not the run's). */
+  runningVms: number;
+  cpu: CapacityMeasure;
+  memory: CapacityMeasure;
+}
+
+export interface CapacityMeasure {
+  /** Configured size the run brings, in use already, and the ceiling (effective x overcommit). */
+  need: number;
+  inUse: number;
+  offered: number;
+  /** Reservations the run brings, reserved already, and the effective capacity. */
+  reserve: number;
+  reserved: number;
+  reservable: number;
+  /** What the run's reclaims free. */
+  reclaimed?: number;
+}
+
+/** One thing a run reclaims to make room (status.capacity.reclaim), and undoes later. */
+export interface ReclaimRecord {
+  site: string;
+  action: "Suspend" | "Throttle";
+  /** The VM's name, or the pool's path below its cluster's root pool. */
+  name: string;
+  /** Its managed object id. */
+  ref: string;
+  /** Throttle: the limits set (-1: that one left alone). */
+  limits?: { cpuMhz: number; memoryMB: number };
+  /** Throttle: the pool's limits before, recorded before they were changed. */
+  before?: { cpuMhz: number; memoryMB: number };
+  /** Planned → Done (reclaimed) → Restored (undone), or Left (not undone, with why). */
+  state: "Planned" | "Done" | "Restored" | "Left";
+  /** The run that reclaimed it (on the records a CleanupTest or Failback undoes). */
+  run?: string;
+  message?: string;
+  op?: ItemOp;
+}
+
+export interface CapacityReport {
+  /** False when spec.capacity.action is Ignore. */
+  checked: boolean;
+  message: string;
+  clusters: CapacityCheck[];
+  reclaim: ReclaimRecord[];
+}
+
 export type NetworkMode = "Isolated" | "Mapped" | "Disconnected";
 
 export interface FailoverRunSpec {
@@ -41,7 +98,12 @@ export interface FailoverRunSpec {
    * Disaster and Failback; a Test refuses true (its VMs keep their addresses on the isolated network).
    */
   reIp?: boolean;
-  capacity?: { action?: "None" | "Throttle" | "Suspend" };
+  /**
+   * The capacity pre-flight (docs/capacity.md): None (default) refuses a run the recovery cluster
+   * cannot hold; Throttle may also limit the resource pools the Site's capacityPolicy names for
+   * throttling; Suspend may do that and suspend the VMs it names for suspending; Ignore skips the check.
+   */
+  capacity?: { action?: CapacityAction };
   /**
    * Test: where the recovered VMs are registered, by full inventory path at the recovery site
    * (a folder below the datacenter's VM folder, a resource pool below the recovery cluster). The
@@ -221,6 +283,8 @@ export interface FailoverRunStatus {
   cleanedUpBy?: string;
   /** What a cleanup removed, checked against the world afterwards. */
   cleanup?: { removed: CleanupEntry[]; verifiedAt?: string; remaining?: string[] };
+  /** The capacity pre-flight's numbers and what the run reclaimed (or, undoing, gives back). */
+  capacity?: CapacityReport;
 }
 
 export type FailoverRun = StatusObject<FailoverRunStatus> & { spec: FailoverRunSpec };
@@ -262,7 +326,7 @@ export const failoverRunSpecSchema: JSONSchemaType<FailoverRunSpec> = {
     reIp: optional({ type: "boolean" }),
     capacity: optional({
       type: "object",
-      properties: { action: withDefault(stringEnum(["None", "Throttle", "Suspend"] as const), "None") },
+      properties: { action: withDefault(stringEnum(CAPACITY_ACTIONS), "None") },
       additionalProperties: false,
     }),
     testLocation: optional({
@@ -479,6 +543,70 @@ export const cleanupReportSchema: JSONSchemaType<NonNullable<FailoverRunStatus["
 };
 
 /** Per-VM records kept in the run's status; beyond this they go to shard ConfigMaps. */
+const capacityMeasureSchema: JSONSchemaType<CapacityMeasure> = {
+  type: "object",
+  required: ["need", "inUse", "offered", "reserve", "reserved", "reservable"],
+  properties: {
+    need: { type: "number" },
+    inUse: { type: "number" },
+    offered: { type: "number" },
+    reserve: { type: "number" },
+    reserved: { type: "number" },
+    reservable: { type: "number" },
+    reclaimed: optional({ type: "number" }),
+  },
+};
+
+const limitsSchema = {
+  type: "object",
+  required: ["cpuMhz", "memoryMB"],
+  properties: { cpuMhz: { type: "number" }, memoryMB: { type: "number" } },
+} as const;
+
+export const reclaimRecordSchema: JSONSchemaType<ReclaimRecord> = {
+  type: "object",
+  required: ["site", "action", "name", "ref", "state"],
+  properties: {
+    site: { type: "string", maxLength: 253 },
+    action: stringEnum(["Suspend", "Throttle"] as const),
+    name: { type: "string", maxLength: 2048 },
+    ref: { type: "string", maxLength: 128 },
+    limits: optional(limitsSchema),
+    before: optional(limitsSchema),
+    state: stringEnum(["Planned", "Done", "Restored", "Left"] as const),
+    run: optional({ type: "string", maxLength: 253 }),
+    message: optional({ type: "string", maxLength: 1024 }),
+    op: optional(itemOpSchema),
+  },
+};
+
+export const capacityReportSchema: JSONSchemaType<CapacityReport> = {
+  type: "object",
+  required: ["checked", "message", "clusters", "reclaim"],
+  properties: {
+    checked: { type: "boolean" },
+    message: { type: "string", maxLength: 4096 },
+    clusters: {
+      type: "array",
+      maxItems: 64,
+      items: {
+        type: "object",
+        required: ["site", "cluster", "vms", "runningVms", "cpu", "memory"],
+        properties: {
+          site: { type: "string", maxLength: 253 },
+          cluster: { type: "string", maxLength: 255 },
+          vms: { type: "integer" },
+          unknownVms: optional({ type: "integer" }),
+          runningVms: { type: "integer" },
+          cpu: capacityMeasureSchema,
+          memory: capacityMeasureSchema,
+        },
+      },
+    },
+    reclaim: { type: "array", maxItems: 512, items: reclaimRecordSchema },
+  },
+};
+
 export const INLINE_VM_LIMIT = 200;
 
 export const failoverRunStatusSchema: JSONSchemaType<FailoverRunStatus> = {
@@ -545,6 +673,7 @@ export const failoverRunStatusSchema: JSONSchemaType<FailoverRunStatus> = {
     testRunUid: optional({ type: "string", maxLength: 64 }),
     cleanedUpBy: optional({ type: "string", maxLength: 253 }),
     cleanup: optional(cleanupReportSchema),
+    capacity: optional(capacityReportSchema),
   },
 };
 

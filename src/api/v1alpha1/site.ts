@@ -55,10 +55,11 @@ export interface SiteNetwork {
 }
 
 export interface CapacityReclaim {
-  /** A resource pool path whose VMs may be acted on, or... */
+  /** A resource pool path (below its cluster's root pool) whose VMs may be suspended, or which may be throttled, or... */
   resourcePool?: string;
-  /** ...VMs by name. */
+  /** ...VMs by name, which may be suspended. */
   vms?: string[];
+  /** Throttle: CPU and memory limits on the pool (resourcePool only); Suspend: its VMs are suspended, and resumed when the run is undone. */
   action: "Throttle" | "Suspend";
 }
 
@@ -67,8 +68,11 @@ export interface SiteSpec {
   vcenter: VCenterEndpoint;
   storage: { controllers: StorageController[] };
   networks?: SiteNetwork[];
-  /** What may be throttled or suspended to make room for recovered VMs. */
-  capacityPolicy?: { reclaim: CapacityReclaim[] };
+  /**
+   * How much of the Site a run may fill (the overcommit its clusters may carry) and what may be
+   * throttled or suspended to make room for recovered VMs (docs/capacity.md).
+   */
+  capacityPolicy?: { reclaim: CapacityReclaim[]; overcommit?: { cpu?: number; memory?: number } };
 }
 
 export interface SiteStatus {
@@ -131,6 +135,7 @@ const capacityReclaim: JSONSchemaType<CapacityReclaim> = {
   additionalProperties: false,
   "x-kubernetes-validations": [
     { rule: "has(self.resourcePool) != has(self.vms)", message: "set exactly one of resourcePool or vms" },
+    { rule: "self.action != 'Throttle' || has(self.resourcePool)", message: "Throttle limits a resource pool: set resourcePool" },
   ],
 };
 
@@ -175,7 +180,17 @@ export const siteSpecSchema: JSONSchemaType<SiteSpec> = {
     capacityPolicy: optional({
       type: "object",
       required: ["reclaim"],
-      properties: { reclaim: { type: "array", maxItems: 32, items: capacityReclaim } },
+      properties: {
+        reclaim: { type: "array", maxItems: 32, items: capacityReclaim },
+        overcommit: optional({
+          type: "object",
+          properties: {
+            cpu: optional({ type: "number", minimum: 0.1, maximum: 32 }),
+            memory: optional({ type: "number", minimum: 0.1, maximum: 4 }),
+          },
+          additionalProperties: false,
+        }),
+      },
       additionalProperties: false,
     }),
   },

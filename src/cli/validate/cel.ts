@@ -42,6 +42,7 @@ export const CEL_TWINS: Readonly<Record<string, CelTwin>> = {
   "isCIDR(self)": { check: str(isCidr) },
   "isIP(self)": { check: str((s) => isIP(s) !== 0) },
   "has(self.resourcePool) != has(self.vms)": { check: (s) => has(s, "resourcePool") !== has(s, "vms") },
+  "self.action != 'Throttle' || has(self.resourcePool)": { check: (s) => field(s, "action") !== "Throttle" || has(s, "resourcePool") },
   "!(has(self.schedule) && has(self.updateInterval))": { check: (s) => !(has(s, "schedule") && has(s, "updateInterval")) },
   "!(self.source.siteRef == self.destination.siteRef && self.source.volume == self.destination.volume)": {
     check: (s) => {

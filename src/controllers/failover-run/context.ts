@@ -39,7 +39,7 @@ export interface RunState {
     readonly metadata: Pick<ObjectMeta, "name" | "namespace" | "uid">;
     readonly spec: Pick<FailoverRunSpec, "networkMode" | "powerOn" | "testLocation" | "shutdown" | "quiesceTimeout" | "reIp" | "discardRecoverySiteChanges"> & { readonly type: FailoverRunSpec["type"] | "PreRegistration" };
   };
-  readonly status: Pick<FailoverRunStatus, "volumes" | "recoveryPoints" | "recoveryPointSkewSeconds" | "dataLossWindowSeconds" | "cleanup" | "testRun" | "testRunUid">;
+  readonly status: Pick<FailoverRunStatus, "volumes" | "recoveryPoints" | "recoveryPointSkewSeconds" | "dataLossWindowSeconds" | "cleanup" | "testRun" | "testRunUid" | "capacity">;
   readonly vms: VmRecord[];
 }
 

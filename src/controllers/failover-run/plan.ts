@@ -12,20 +12,20 @@ import { INVALID_IP_CUSTOMIZATION } from "../../reip/rules.js";
 
 /** The ordered steps of each run type (the engine runs them in this order). */
 export const STEPS: Readonly<Partial<Record<RunType, readonly string[]>>> = {
-  Test: ["ClaimGroups", "SelectSnapshots", "CloneVolumes", "PresentClones", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "IsolateNetworks", "PowerOnVms"],
-  CleanupTest: ["ClaimGroups", "PowerOffVms", "UnregisterVms", "UnmountDatastores", "DetachDevices", "UnpresentClones", "DeleteClones", "RescanHosts", "VerifyClean", "ReleaseGroups"],
+  Test: ["ClaimGroups", "MakeRoom", "SelectSnapshots", "CloneVolumes", "PresentClones", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "IsolateNetworks", "PowerOnVms"],
+  CleanupTest: ["ClaimGroups", "PowerOffVms", "ReturnRoom", "UnregisterVms", "UnmountDatastores", "DetachDevices", "UnpresentClones", "DeleteClones", "RescanHosts", "VerifyClean", "ReleaseGroups"],
   PlannedMigration: [
-    "ClaimGroups", "ShutdownProtectedVms", "VerifyProtectedOff", "FinalUpdate", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint",
+    "ClaimGroups", "MakeRoom", "ShutdownProtectedVms", "VerifyProtectedOff", "FinalUpdate", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint",
     "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "UpdateDns", "RecordFailover",
   ],
   Disaster: [
-    "ClaimGroups", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
+    "ClaimGroups", "MakeRoom", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
     "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "UpdateDns", "RecordFailover",
   ],
   // Home first: the stale copies at the protected site go (unregistered, unmounted, detached)
   // before the reverse resync overwrites their volumes; then as a planned migration, backwards.
   Failback: [
-    "ClaimGroups", "UnregisterVms", "UnmountDatastores", "DetachDevices", "ReverseResync", "ShutdownProtectedVms", "VerifyProtectedOff", "FinalUpdate",
+    "ClaimGroups", "UnregisterVms", "UnmountDatastores", "DetachDevices", "ReverseResync", "ShutdownProtectedVms", "VerifyProtectedOff", "ReturnRoom", "FinalUpdate",
     "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
     "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "UpdateDns", "RecordFailover",
   ],

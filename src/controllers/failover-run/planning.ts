@@ -1,5 +1,5 @@
 import { ConditionType, FailoverRunType, ProtectionGroupType, findCondition } from "../../api/v1alpha1/index.js";
-import type { FailoverRun, ProtectionGroup, ReplicationRelationship, Site, VmRecord, VolumeRecord } from "../../api/v1alpha1/index.js";
+import type { CapacityReport, FailoverRun, ProtectionGroup, ReclaimRecord, ReplicationRelationship, Site, VmRecord, VolumeRecord } from "../../api/v1alpha1/index.js";
 import type { KubeStore } from "../../kube/store.js";
 import type { InventoryIndex } from "../../sites/inventory-index.js";
 import { ConfigMapType } from "../protection-group/records.js";
@@ -8,6 +8,7 @@ import { STEPS, planFailover, planTest, selectGroups } from "./plan.js";
 import type { RunStore } from "./store.js";
 import { planFailback, planReprotect } from "./plan-return.js";
 import { mayTakeOver, resumesHolder } from "./steps/claim.js";
+import { INSUFFICIENT_CAPACITY, planCapacity } from "./capacity.js";
 
 /** Where a plan's inputs come from (groups and runs live from the API server; the rest from caches). */
 export interface PlanSources {
@@ -55,8 +56,48 @@ export async function planRun(store: RunStore, src: PlanSources, signal: AbortSi
     if (result.reason === "WaitingForInventory") return { kind: "Wait", reason: result.reason, message: result.message, retryAfterMs: 5_000 };
     return refused(result.reason, result.message);
   }
+  // Runs that bring VMs up at the recovery site check it can hold them; a failback brings them home.
+  let capacity: CapacityReport | undefined;
+  if (run.spec.type === "Test" || run.spec.type === "PlannedMigration" || run.spec.type === "Disaster") {
+    const c = planCapacity({ run, groups, vms: result.vms, records, site: src.site, inventory: src.inventory });
+    if (!c.ok) return refused(INSUFFICIENT_CAPACITY, c.message);
+    capacity = c.report;
+  } else if (run.spec.type === "Failback") {
+    capacity = await givenBack(src, groups, signal);
+  }
   write(store, result.plan, result.volumes, result.vms);
+  if (capacity) store.status.capacity = capacity;
   return { kind: "Planned" };
+}
+
+/**
+ * What a Failback gives back: the reclaims of the failovers it ends (docs/capacity.md), once none
+ * of that failover's groups runs at the recovery site any more. A failover of several groups that
+ * fails back one group at a time keeps its room until the last one leaves.
+ */
+async function givenBack(src: PlanSources, groups: readonly ProtectionGroup[], signal: AbortSignal): Promise<CapacityReport | undefined> {
+  const leaving = new Set(groups.map((g) => g.metadata.name));
+  const reclaim: ReclaimRecord[] = [];
+  const kept: string[] = [];
+  for (const name of new Set(groups.flatMap((g) => (g.status?.failover ? [g.status.failover.run] : [])))) {
+    const ns = groups[0]?.metadata.namespace;
+    const failover = await src.kube.get(FailoverRunType, { namespace: ns, name }, signal);
+    const done = (failover?.status?.capacity?.reclaim ?? []).filter((r) => r.state === "Done");
+    if (!failover || done.length === 0) continue;
+    const staying = (failover.status?.plan?.groups ?? []).filter((g) => {
+      if (leaving.has(g)) return false;
+      const f = src.group(ns ?? "", g)?.status?.failover;
+      return f?.run === name && (f.state === "FailedOver" || f.state === "FailingOver");
+    });
+    if (staying.length) {
+      kept.push(`${done.map((r) => r.name).join(", ")} (reclaimed by ${name}) stay reclaimed while ${staying.join(", ")} run(s) at the recovery site`);
+      continue;
+    }
+    reclaim.push(...done.map((r) => ({ ...r, op: undefined, run: name })));
+  }
+  if (reclaim.length === 0 && kept.length === 0) return undefined;
+  const message = [reclaim.length ? `gives back ${reclaim.map((r) => r.name).join(", ")}` : "", ...kept].filter(Boolean).join("; ");
+  return { checked: false, message: message.slice(0, 4096), clusters: [], reclaim };
 }
 
 function write(store: RunStore, plan: NonNullable<RunStore["status"]["plan"]>, volumes: VolumeRecord[], vms: VmRecord[]): void {
@@ -107,6 +148,9 @@ async function planCleanup(store: RunStore, src: PlanSources, all: readonly Prot
     (test.status.volumes ?? []).map(strip),
     testVms.map(strip),
   );
+  // What the Test reclaimed to make room is given back.
+  const reclaimed = (test.status.capacity?.reclaim ?? []).filter((r) => r.state === "Done");
+  if (reclaimed.length) store.status.capacity = { checked: false, message: `gives back ${reclaimed.map((r) => r.name).join(", ")}`, clusters: [], reclaim: reclaimed.map((r) => ({ ...strip(r), run: test.metadata.name })) };
   // The cleanup works under the Test's identity: clones and policies are named from its uid.
   store.status.cleanup = { removed: [] };
   store.status.testRunUid = test.metadata.uid;

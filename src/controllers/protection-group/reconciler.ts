@@ -17,6 +17,8 @@ import { refKey } from "../../vsphere/types.js";
 import type { VmInfo } from "../../vsphere/types.js";
 import { guestReport } from "../common/guest-nics.js";
 import type { GuestRecord } from "../common/guest-nics.js";
+import { vmSize } from "../../capacity/model.js";
+import type { VmSize } from "../../capacity/model.js";
 import { ConditionSetter, recordTransitions } from "../common/conditions.js";
 import { ensureFinalizer, removeFinalizer } from "../common/finalizers.js";
 import type { DatastoreResolver } from "./datastores.js";
@@ -263,6 +265,7 @@ export class ProtectionGroupReconciler implements Reconciler {
         shadowed: shadow.existing.has(shadowFolder),
         ...(placeholder ? { placeholder } : {}),
         ...guestRecord(m.vm, old.get(uuid)?.guest),
+        ...sizeRecord(m.vm, old.get(uuid)?.size),
       });
     }
     // A VM gone from the protected site keeps its record (and placeholder) for the grace period.
@@ -343,6 +346,12 @@ export class ProtectionGroupReconciler implements Reconciler {
     if (pools !== "done") this.deps.events.normal(pg, "ShadowPoolKept", `resource pool(s) ${pools.kept.join(", ")} kept: not empty or used by another group`);
     return undefined;
   }
+}
+
+/** The VM's size as the protected site reports it (kept from the last report while its site does not answer). */
+function sizeRecord(vm: VmInfo, previous: VmSize | undefined): { size?: VmSize } {
+  const size = vmSize(vm) ?? previous;
+  return size ? { size } : {};
 }
 
 /** What the guest reports while its tools run; what it reported last while they do not (a shut-down VM keeps its addresses). */

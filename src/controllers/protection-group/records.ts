@@ -5,6 +5,7 @@ import { isAlreadyExists, isNotFound } from "../../kube/errors.js";
 import type { KubeStore } from "../../kube/store.js";
 import type { KubeObject, ResourceType } from "../../kube/types.js";
 import type { GuestRecord } from "../common/guest-nics.js";
+import type { VmSize } from "../../capacity/model.js";
 import { jsonEqual } from "../../util/equal.js";
 
 /** Where one protected VM will land at the recovery site, kept for the failover and for people. */
@@ -29,6 +30,8 @@ export interface ShadowRecord {
    * while the VM is off or its site unreachable): what a disaster failover re-addresses from.
    */
   readonly guest?: GuestRecord;
+  /** Its configured size and reservations at the protected site: what a run's capacity pre-flight counts. */
+  readonly size?: VmSize;
   /** When the VM was seen gone at the protected site (its placeholder goes after the grace period). */
   readonly removedAt?: string;
 }

@@ -3,6 +3,7 @@ import type { Step } from "../../../engine/types.js";
 import type { RunContext } from "../context.js";
 import { SELF_CLEANUP_STEPS, STEPS } from "../plan.js";
 import { claimGroups, releaseGroups } from "./claim.js";
+import { makeRoom, returnRoom } from "./capacity.js";
 import { cloneVolumes, deleteClones } from "./clones.js";
 import { findVms } from "./find-vms.js";
 import { configureNetworks, isolateNetworks } from "./isolate.js";
@@ -28,6 +29,7 @@ export const STEP_DEFINITIONS: ReadonlyMap<string, Step<RunContext>> = new Map(
     powerOffVms, unregisterVms, unmountDatastores, detachDevices, unpresentClones, deleteClones, verifyClean, releaseGroups,
     shutdownProtectedVms, verifyProtectedOff, finalUpdate, quiesceReplication, breakReplication, recordRecoveryPoint, presentReplicas,
     configureNetworks, customizeGuests, updateDns, commitFailover, recordFailover, reverseResync, resyncForward, releaseReverse, clearFailover,
+    makeRoom, returnRoom,
   ] as Step<RunContext>[]).map((s) => [s.name, s]),
 );
 
