@@ -1,3 +1,5 @@
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, SiteType, findCondition } from "../../src/api/v1alpha1/index.js";
 import type { FailoverRun, ProtectionGroup, Site } from "../../src/api/v1alpha1/index.js";
@@ -6,6 +8,8 @@ import type { VsphereSession } from "../../src/vsphere/session.js";
 import { eventually, NamespaceType } from "../harness/kube.js";
 import { vcenterClient } from "../harness/vsphere.js";
 import { World } from "../harness/world.js";
+import { scratchDir } from "../harness/processes.js";
+import { throughCrashes } from "../harness/runs.js";
 
 /**
  * The capacity pre-flight on the lab (docs/capacity.md). Site 2's BCDR cluster is two hosts of
@@ -18,6 +22,7 @@ let w: World;
 let vc: { session: VsphereSession; client: VcenterClient };
 const ns = "dr";
 const STAGING = ["Stage-01", "Stage-02"];
+const crashFile = join(scratchDir("capacity-crash"), "crash-points");
 
 interface VmTruth {
   name: string;
@@ -56,7 +61,7 @@ async function finished(name: string, timeoutMs = 180_000): Promise<FailoverRun>
 async function succeeded(name: string, spec: FailoverRun["spec"]): Promise<FailoverRun> {
   await w.kube.create(FailoverRunType, { metadata: { namespace: ns, name }, spec });
   const r = await finished(name);
-  expect(findCondition(r.status?.conditions, "Succeeded"), JSON.stringify(r.status?.steps)).toMatchObject({ status: "True" });
+  expect(findCondition(r.status?.conditions, "Succeeded"), JSON.stringify([r.status?.conditions, r.status?.steps])).toMatchObject({ status: "True" });
   return r;
 }
 async function policy(p: Site["spec"]["capacityPolicy"]): Promise<void> {
@@ -69,7 +74,13 @@ async function policy(p: Site["spec"]["capacityPolicy"]): Promise<void> {
 }
 
 beforeAll(async () => {
-  w = await World.start({ labArgs: ["--host-memory-gb", "site2=32"] });
+  writeFileSync(crashFile, ""); // no crash points until the crash tests name theirs
+  w = await World.start({
+    labArgs: ["--host-memory-gb", "site2=32"],
+    // A short lease: a killed leader's successor takes over quickly.
+    operatorArgs: ["--lease-duration=1s", "--renew-deadline=700ms", "--retry-period=200ms"],
+    operatorEnv: { VMDR_TEST_CRASH_POINTS: crashFile },
+  });
   await w.kube.create(NamespaceType, { metadata: { name: ns } });
   await w.applySites({ site1: (s) => (s.spec.storage.controllers[0]!.nfsAddress = "20.1.1.50"), site2: (s) => (s.spec.storage.controllers[0]!.nfsAddress = "30.1.1.50") });
   for (const vol of ["RG1FV1", "RG1FV2", "RG2FV1", "RG2FV2", "RG2FV3"]) {
@@ -155,6 +166,55 @@ describe("making room as the Site's capacity policy allows, and giving it back",
     expect(await stagingLimits()).toEqual({ cpuMhz: -1, memoryMB: -1 });
   });
 
+});
+
+describe("making room and giving it back survive the operator being killed at their step boundaries and between act and checkpoint", () => {
+  const mutations = async (): Promise<Record<string, number>> => (await w.lab.control<{ mutations: Record<string, number> }>("GET", "/truth/sites/site2/vcenter")).mutations;
+  const delta = (before: Record<string, number>, after: Record<string, number>, key: string): number => (after[key] ?? 0) - (before[key] ?? 0);
+  const ref = async (path: string): Promise<string> => (await vc.client.findByInventoryPath(path))!.value;
+
+  /** A Test and its CleanupTest of both groups, the operator killed at every point of MakeRoom and ReturnRoom. */
+  async function crashedPair(name: string, action: "Suspend" | "Throttle"): Promise<string[]> {
+    rmSync(`${crashFile}.done`, { force: true });
+    writeFileSync(crashFile, "Test/MakeRoom:*\nCleanupTest/ReturnRoom:*\n");
+    await w.killOperator();
+    w.startOperator();
+    await w.kube.create(FailoverRunType, { metadata: { namespace: ns, name }, spec: { type: "Test", protectionGroups: ["hr", "finance"], capacity: { action } } });
+    const test = await throughCrashes(w, ns, name, 300_000);
+    expect(findCondition(test.run.status?.conditions, "Succeeded"), JSON.stringify([test.run.status?.conditions, test.run.status?.steps])).toMatchObject({ status: "True" });
+    await w.kube.create(FailoverRunType, { metadata: { namespace: ns, name: `cleanup-${name}` }, spec: { type: "CleanupTest", testRun: name } });
+    const cleanup = await throughCrashes(w, ns, `cleanup-${name}`, 300_000);
+    expect(findCondition(cleanup.run.status?.conditions, "Succeeded"), JSON.stringify(cleanup.run.status?.steps)).toMatchObject({ status: "True" });
+    const crashed = readFileSync(`${crashFile}.done`, "utf8").trim().split("\n");
+    for (const id of ["Test/MakeRoom:before-act", "Test/MakeRoom:after-act", "Test/MakeRoom:step-boundary", "CleanupTest/ReturnRoom:after-act", "CleanupTest/ReturnRoom:step-boundary"]) expect(crashed).toContain(id);
+    return crashed;
+  }
+
+  it("suspends the staging VM once and resumes it once", async () => {
+    await policy({ reclaim: [{ vms: STAGING, action: "Suspend" }] });
+    const stage1 = await ref("Site 2/vm/Development/Stage-01");
+    const before = await mutations();
+    await crashedPair("test-crash-suspend", "Suspend");
+    const after = await mutations();
+    expect(delta(before, after, `Suspend ${stage1}`)).toBe(1);
+    expect(delta(before, after, `PowerOn ${stage1}`)).toBe(1);
+    expect(await powerOf("Stage-01")).toBe("poweredOn");
+  }, 700_000);
+
+  it("limits the staging pool once and restores its limits once, to what they were", async () => {
+    await policy({ reclaim: [{ resourcePool: "Staging", action: "Throttle" }] });
+    const staging = await ref("Site 2/host/Site2-BCDR/Resources/Staging");
+    const before = await mutations();
+    await crashedPair("test-crash-throttle", "Throttle");
+    const after = await mutations();
+    // One change to 8,192 MB, one back to unlimited: the limits recorded before were the pool's own.
+    expect(delta(before, after, `UpdateConfig ${staging}`)).toBe(2);
+    expect(await stagingLimits()).toEqual({ cpuMhz: -1, memoryMB: -1 });
+  }, 700_000);
+});
+
+// Last: after a failback the groups wait for a Reprotect, and no Test of them can run.
+describe("a failover's room", () => {
   it("keeps a failover's room until the last of its groups fails back, then resumes what it suspended", async () => {
     await policy({ reclaim: [{ vms: STAGING, action: "Suspend" }] });
     const pm = await succeeded("pm-both", { type: "PlannedMigration", protectionGroups: ["hr", "finance"], confirmation: "PlannedMigration", capacity: { action: "Suspend" }, reIp: false });

@@ -54,6 +54,15 @@ export type PlanResult =
 
 const refuse = (reason: string, message: string): PlanResult => ({ ok: false, reason, message });
 
+/**
+ * A group that is not Ready refuses the run, unless it only waits for the operator's own
+ * inventories (just after a restart or a leader change): then the run waits for them.
+ */
+function notReady(name: string, ready: { reason?: string; message?: string } | undefined, none: string, why = ""): PlanResult {
+  const message = `ProtectionGroup ${name} is not Ready (${ready?.reason ?? "no status yet"}: ${ready?.message ?? none})${why}`;
+  return refuse(ready?.reason === "WaitingForInventory" ? "WaitingForInventory" : "GroupNotReady", message);
+}
+
 /** The ProtectionGroups a run names (protectionGroups, or every group protecting its `site`), sorted by name. */
 export function selectGroups(run: FailoverRun, all: readonly ProtectionGroup[]): { groups: ProtectionGroup[]; missing: string[] } {
   if (run.spec.site !== undefined) {
@@ -88,7 +97,7 @@ export function planTest(i: PlanInput): PlanResult {
     const name = g.metadata.name;
     const ns = g.metadata.namespace ?? "";
     const ready = findCondition(g.status?.conditions, ConditionType.Ready);
-    if (ready?.status !== "True") return refuse("GroupNotReady", `ProtectionGroup ${name} is not Ready (${ready?.reason ?? "no status yet"}: ${ready?.message ?? "the controller has not reconciled it"})`);
+    if (ready?.status !== "True") return notReady(name, ready, "the controller has not reconciled it");
     const site = i.site(g.spec.recoverySiteRef);
     if (!site) return refuse("SiteNotFound", `recovery Site ${g.spec.recoverySiteRef} of ProtectionGroup ${name} does not exist`);
     const inv = i.recoveryInventory(site.metadata.name);
@@ -256,7 +265,7 @@ export function planFailover(i: PlanInput): PlanResult {
     }
     const ready = findCondition(g.status?.conditions, ConditionType.Ready);
     const resuming = g.status?.failover?.state === "FailingOver";
-    if (!disaster && !resuming && ready?.status !== "True") return refuse("GroupNotReady", `ProtectionGroup ${name} is not Ready (${ready?.reason ?? "no status yet"}: ${ready?.message ?? ""}); a planned migration needs both sites answering`);
+    if (!disaster && !resuming && ready?.status !== "True") return notReady(name, ready, "", "; a planned migration needs both sites answering");
     const site = i.site(g.spec.recoverySiteRef);
     if (!site) return refuse("SiteNotFound", `recovery Site ${g.spec.recoverySiteRef} of ProtectionGroup ${name} does not exist`);
     const inv = i.recoveryInventory(site.metadata.name);

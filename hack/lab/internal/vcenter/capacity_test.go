@@ -6,6 +6,7 @@ import (
 
 	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
 
 	"vmdr.local/lab/internal/topology"
 )
@@ -69,5 +70,52 @@ func TestUnsizedHostsFitEveryVMOfTheWorld(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// What the operator's MakeRoom and ReturnRoom change is counted as the crash tests count every
+// change: a suspend once, a pool's limits once per change and not when set again as they are.
+func TestSuspendAndPoolLimitChangesAreCountedOnce(t *testing.T) {
+	l := newLab(t, topology.DefaultOptions(), Options{GuestBootTime: -1})
+	ctx := context.Background()
+	c := l.client(t, topology.Site2)
+	f := find.NewFinder(c.Client, false)
+	dc, err := f.Datacenter(ctx, topology.Site2Datacenter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetDatacenter(dc)
+	pool, err := f.ResourcePool(ctx, "/Site 2/host/Site2-Dev/Resources/Development")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := int64(4096)
+	spec := types.ResourceConfigSpec{MemoryAllocation: types.ResourceAllocationInfo{Limit: &limit}}
+	for range 2 {
+		if err := pool.UpdateConfig(ctx, "", &spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var p mo.ResourcePool
+	if err := pool.Properties(ctx, pool.Reference(), []string{"config.memoryAllocation.limit"}, &p); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Config.MemoryAllocation.Limit; got == nil || *got != 4096 {
+		t.Fatalf("memory limit %v, want 4096", got)
+	}
+	vm, err := f.VirtualMachine(ctx, "Dev-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := vm.Suspend(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := l.vc[topology.Site2].Mutations()
+	if m["UpdateConfig "+pool.Reference().Value] != 1 || m["Suspend "+vm.Reference().Value] != 1 {
+		t.Fatalf("mutations %v: want one UpdateConfig of the pool and one Suspend of Dev-01", m)
 	}
 }

@@ -1,6 +1,8 @@
 package vcenter
 
 import (
+	"reflect"
+
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/soap"
@@ -67,4 +69,28 @@ func (o *poolOverride) DestroyChildren(ctx *simulator.Context, req *types.Destro
 			return &methods.DestroyChildrenBody{Fault_: soapFault(task.Info.Error.Fault)}
 		}
 	}
+}
+
+// UpdateConfig changes a pool's name or allocation as the simulator does, announces the new
+// configuration to property collectors (the simulator changes it silently), and counts a change
+// of its limits, reservations or shares as a mutation (setting what is already set is not one).
+func (o *poolOverride) UpdateConfig(ctx *simulator.Context, req *types.UpdateConfig) soap.HasFault {
+	p, ok := o.v.reg.Get(req.This).(*simulator.ResourcePool)
+	if !ok {
+		return &methods.UpdateConfigBody{Fault_: soapFault(&types.ManagedObjectNotFound{Obj: req.This})}
+	}
+	var res soap.HasFault
+	changed := false
+	ctx.WithLock(p, func() {
+		before := p.Config
+		res = p.UpdateConfig(ctx, req)
+		changed = !reflect.DeepEqual(before.CpuAllocation, p.Config.CpuAllocation) || !reflect.DeepEqual(before.MemoryAllocation, p.Config.MemoryAllocation)
+		if changed {
+			ctx.Update(p, []types.PropertyChange{{Name: "config", Val: p.Config}})
+		}
+	})
+	if changed {
+		o.v.mutated("UpdateConfig", req.This.Value)
+	}
+	return res
 }

@@ -162,6 +162,9 @@ func (v *VCenter) powerOff(ctx *simulator.Context, ref types.ManagedObjectRefere
 	if fault != nil {
 		return fault
 	}
+	if to == types.VirtualMachinePowerStateSuspended {
+		v.mutated("Suspend", ref.Value)
+	}
 	v.guestDown(ctx, vm, st)
 	if h := v.inv.hostByRef[st.host]; h != nil {
 		var ev types.VmEvent

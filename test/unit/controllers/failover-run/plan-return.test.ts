@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { FailoverRun, ProtectionGroup } from "../../../../src/api/v1alpha1/index.js";
 import { planFailback, planReprotect } from "../../../../src/controllers/failover-run/plan-return.js";
-import { auxiliaryVms } from "../../../../src/controllers/failover-run/plan.js";
+import { auxiliaryVms, planFailover, planTest } from "../../../../src/controllers/failover-run/plan.js";
 import type { PlanInput } from "../../../../src/controllers/failover-run/plan.js";
 import { InventoryIndex } from "../../../../src/sites/inventory-index.js";
 import type { InventoryObject } from "../../../../src/vsphere/types.js";
@@ -77,5 +77,22 @@ describe("a group's auxiliary VMs are found by name at the recovery site, exactl
   it("refuses one that does not exist there, or whose name is not unique", () => {
     expect(auxiliaryVms(withAux(["Nowhere"]), new InventoryIndex([vmAt("Jumphost", "vm-7")]))).toMatchObject({ ok: false, reason: "InvalidSpec", message: expect.stringContaining("does not exist at Site site2") });
     expect(auxiliaryVms(withAux(["Jumphost"]), new InventoryIndex([vmAt("Jumphost", "vm-7"), vmAt("Jumphost", "vm-9")]))).toMatchObject({ ok: false, message: expect.stringContaining("not unique") });
+  });
+});
+
+describe("a group that is not Ready", () => {
+  const notReady = (reason: string): ProtectionGroup => ({
+    ...group(),
+    status: { conditions: [{ type: "Ready", status: "False", reason, message: "m", lastTransitionTime: "2026-12-04T06:00:00Z" }] },
+  });
+
+  it("makes a Test or a planned migration wait while it only waits for the operator's inventories (a restart)", () => {
+    expect(planTest(input("Test", notReady("WaitingForInventory")))).toMatchObject({ ok: false, reason: "WaitingForInventory" });
+    expect(planFailover(input("PlannedMigration", notReady("WaitingForInventory")))).toMatchObject({ ok: false, reason: "WaitingForInventory" });
+  });
+
+  it("refuses them for any other reason", () => {
+    expect(planTest(input("Test", notReady("NotReady")))).toMatchObject({ ok: false, reason: "GroupNotReady" });
+    expect(planFailover(input("PlannedMigration", notReady("NotReady")))).toMatchObject({ ok: false, reason: "GroupNotReady" });
   });
 });
