@@ -212,7 +212,8 @@ describe("DR test of HR and Finance together (RP5 on NFS), cancellation and dele
     const r = await finished("test-cancel");
     expect(findCondition(r.status?.conditions, "Succeeded")).toMatchObject({ status: "False", reason: "Cancelled" });
     expect(r.status?.steps?.filter((x) => x.state === "Skipped").length).toBeGreaterThan(0);
-    expect(r.status?.cleanupSteps?.every((x) => x.state === "Succeeded")).toBe(true);
+    // Every cleanup step ran; ReturnRoom has nothing to give back (the Test made no room).
+    expect(r.status?.cleanupSteps?.filter((x) => x.state !== "Succeeded").map((x) => `${x.name}:${x.state}`)).toEqual(["ReturnRoom:Skipped"]);
     expect(r.status?.cleanedUpBy).toBe("test-cancel");
     expect((await vms("site2")).filter((v) => v.folder.startsWith("DR/"))).toEqual([]);
     expect((await volumes("site2")).filter((v) => v.includes("_Clone_"))).toEqual([]);
