@@ -110,6 +110,7 @@ bench: build tools ## Benchmarks (print numbers; never part of test)
 	VMDR_LAB=$$(hack/ensure-tool.sh lab) node dist/test/bench/replication.js
 	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) VMDR_LAB=$$(hack/ensure-tool.sh lab) node dist/test/bench/shadow.js
 	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) VMDR_LAB=$$(hack/ensure-tool.sh lab) node dist/test/bench/failover.js
+	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) VMDR_LAB=$$(hack/ensure-tool.sh lab) node dist/test/bench/disruptive.js
 
 .PHONY: clean
 clean: ## Remove build output (the tool cache in ~/.cache/vmdr stays)

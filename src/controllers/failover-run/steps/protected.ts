@@ -37,16 +37,18 @@ export const shutdownProtectedVms: BatchStep<RunContext, VmRecord> = {
     // With a forced power-off allowed, the item's own budget includes the wait for it.
     return parseDuration(s?.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT) * (s?.powerOffAfterTimeout ? 2 : 1);
   },
+  // Observing reads the watched inventory only (no call to vCenter), so it polls often: the next
+  // wave starts as soon as the last guest of the one before is seen off.
   observeItem(ctx, vm, op): ItemObservation {
     const info = vmAtProtected(ctx, vm);
     if (!info || info.powerState !== "poweredOn") return { kind: "Done" };
     if (op?.state === "running") return { kind: "InProgress", pollAfterMs: 1_000 };
     const later = ctx.vms.find((v) => v.wave > vm.wave && vmAtProtected(ctx, v)?.powerState === "poweredOn");
-    if (later) return { kind: "Waiting", message: `waiting for ${later.name} (a later wave) to stop first`, pollAfterMs: 1_000 };
+    if (later) return { kind: "Waiting", message: `waiting for ${later.name} (a later wave) to stop first`, pollAfterMs: 250 };
     if (vm.op?.startedAt) {
       const s = ctx.run.spec;
       const waited = ctx.now() - Date.parse(vm.op.startedAt);
-      if (waited < parseDuration(s.shutdown?.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT)) return { kind: "InProgress", pollAfterMs: 1_000, message: "shutting down" };
+      if (waited < parseDuration(s.shutdown?.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT)) return { kind: "InProgress", pollAfterMs: 250, message: "shutting down" };
       if (!s.shutdown?.powerOffAfterTimeout) return { kind: "Failed", message: `still running ${Math.round(waited / 1000)}s after its guest was asked to shut down; set spec.shutdown.powerOffAfterTimeout to power it off` };
     }
     return { kind: "NeedsAct" };
