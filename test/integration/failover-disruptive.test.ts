@@ -3,7 +3,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, findCondition } from "../../src/api/v1alpha1/index.js";
 import type { FailoverRun, ProtectionGroup } from "../../src/api/v1alpha1/index.js";
+import { isJobRef } from "../../src/ontap/jobs.js";
+import type { Done, JobRef } from "../../src/ontap/client.js";
+import { createOntapClient } from "../../src/ontap/rest.js";
 import { SecretType } from "../../src/sites/credentials.js";
+import { pino } from "pino";
 import { Bind } from "../harness/bind.js";
 import { eventually, NamespaceType } from "../harness/kube.js";
 import { sampleSplitRuns } from "../harness/runs.js";
@@ -86,7 +90,11 @@ beforeAll(async () => {
     ],
   });
   await w.kube.create(SecretType, { metadata: { namespace: ns, name: "finance-dns" }, stringData: { secret: bind.key.secret } });
-  await w.applySites({ site1: (s) => (s.spec.storage.controllers[0]!.nfsAddress = "20.1.1.50"), site2: (s) => (s.spec.storage.controllers[0]!.nfsAddress = "30.1.1.50") });
+  await w.applySites({
+    // Where a failback re-creates a volume Site 1 lost, and whom its LUNs are mapped to.
+    site1: (s) => Object.assign(s.spec.storage.controllers[0]!, { nfsAddress: "20.1.1.50", aggregate: "aggr1", igroups: ["site1_esx"] }),
+    site2: (s) => (s.spec.storage.controllers[0]!.nfsAddress = "30.1.1.50"),
+  });
   for (const vol of ["RG1FV1", "RG1FV2", "RG2FV1", "RG2FV2", "RG2FV3"]) {
     await w.kube.create(ReplicationRelationshipType, {
       metadata: { namespace: ns, name: vol.toLowerCase() },
@@ -308,6 +316,59 @@ describe("Failback and Reprotect of Finance", () => {
     expect(g.status?.failover).toBeUndefined();
     expect(g.status?.activeRun).toBeUndefined();
   }, 300_000);
+});
+
+describe("Failback of Finance after Site 1 lost one of its volumes", () => {
+  it("refuses to fail back onto a lost volume without createMissingVolumes, stopping nothing at Site 2; with it, re-creates the volume and brings Finance home with Site 2's data", async () => {
+    await apply("pm-finance-2", { type: "PlannedMigration", protectionGroups: ["finance"], confirmation: "PlannedMigration" });
+    expect(findCondition((await finished("pm-finance-2", 240_000)).status?.conditions, "Succeeded")).toMatchObject({ status: "True" });
+    const financeAt = async (site: "site1" | "site2"): Promise<VmTruth[]> =>
+      (await vms(site)).filter((v) => v.folder.startsWith(site === "site1" ? "Protection Group 2" : "DR/Site1-Protection Group 2"));
+    const running = (await financeAt("site2")).filter((v) => v.powerState === "poweredOn").length;
+    expect(running).toBe(financeHosts.length);
+    // Site 1's storage loses RG2FV3, Finance's NFS datastore (RP5), while Finance runs at Site 2.
+    const e = w.lab.site("site1").ontap;
+    const ontap = createOntapClient({ url: e.url, username: e.username, password: e.password, tls: { caBundle: w.lab.caPem() } }, { log: pino({ level: "silent" }) });
+    const sig = (): AbortSignal => AbortSignal.timeout(30_000);
+    const settle = async (ref: JobRef | Done): Promise<void> => {
+      if (isJobRef(ref)) await eventually(async () => ((await ontap.getJob(ref, sig())).state === "success" ? true : undefined), 30_000, "an ONTAP job");
+    };
+    const svm = e.svm ?? "";
+    await settle(await ontap.unmountVolume({ svm, name: "RG2FV3" }, sig()));
+    await settle(await ontap.offlineVolume({ svm, name: "RG2FV3" }, sig()));
+    await settle(await ontap.deleteVolume({ svm, name: "RG2FV3" }, sig()));
+    expect(await ontap.getVolume({ svm, name: "RG2FV3" }, sig())).toBeUndefined();
+    // What Finance wrote at Site 2 on that datastore.
+    const proof = `written at Site 2 on RP5 after Site 1 lost it, ${Date.now()}`;
+    writeFileSync(join((await w.lab.control<{ dir: string }>("GET", "/truth/sites/site2/ontap/volumes/RG2FV3_SM")).dir, "lost-volume-proof.txt"), proof);
+
+    await apply("fb-finance-lost", { type: "Failback", protectionGroups: ["finance"], confirmation: "Failback" });
+    const refused = (await finished("fb-finance-lost", 240_000)).status!;
+    expect(findCondition(refused.conditions, "Succeeded")).toMatchObject({ status: "False" });
+    const rs = refused.steps?.find((x) => x.name === "ReverseResync");
+    expect(rs?.state, JSON.stringify(refused.steps)).toBe("Failed");
+    expect(`${refused.volumes?.find((v) => v.volume === "RG2FV3")?.op?.error ?? ""} ${rs?.message ?? ""}`).toMatch(/RG2FV3 no longer exists at Site site1.*createMissingVolumes/);
+    expect(refused.steps?.find((x) => x.name === "ShutdownProtectedVms")?.state).toBe("Pending");
+    expect((await financeAt("site2")).filter((v) => v.powerState === "poweredOn").length).toBe(running);
+    expect((await pg("finance"))!.status!.failover).toMatchObject({ state: "FailedOver", runningAt: "site2" });
+
+    await apply("fb-finance-create", { type: "Failback", protectionGroups: ["finance"], confirmation: "Failback", createMissingVolumes: true });
+    const r = (await finished("fb-finance-create", 300_000)).status!;
+    expect(findCondition(r.conditions, "Succeeded"), JSON.stringify(r.steps)).toMatchObject({ status: "True" });
+    // The re-created volume holds what Finance wrote at Site 2, and Finance runs at Site 1 only, on it.
+    const home = await w.lab.volume<{ dir: string }>("site1", "RG2FV3");
+    expect(readFileSync(join(home.dir, "lost-volume-proof.txt"), "utf8")).toBe(proof);
+    expect((await financeAt("site2")).filter((v) => v.powerState === "poweredOn")).toEqual([]);
+    const back = await financeAt("site1");
+    expect(back.filter((v) => v.powerState === "poweredOn").length).toBe(running);
+    expect(back.filter((v) => v.powerState === "poweredOn" && v.datastores.includes("RP5")).length).toBeGreaterThan(0);
+    expect((await pg("finance"))!.status!.failover).toMatchObject({ state: "FailedBack", runningAt: "site1", run: "fb-finance-create" });
+    // Protected again from the new volume: the original relationship resynced toward Site 2.
+    await apply("rp-finance-2", { type: "Reprotect", protectionGroups: ["finance"], confirmation: "Reprotect" });
+    expect(findCondition((await finished("rp-finance-2", 240_000)).status?.conditions, "Succeeded")).toMatchObject({ status: "True" });
+    expect(await relState("RG2FV3")).toBe("snapmirrored");
+    await eventually(async () => (findCondition((await pg("finance"))?.status?.conditions, "Ready")?.status === "True" ? true : undefined), 90_000, "finance Ready again");
+  }, 600_000);
 });
 
 describe("Disaster of HR with Site 1 cut off", () => {

@@ -38,6 +38,11 @@ export interface StorageController {
   nfsAddress?: string;
   /** The aggregate for volumes the operator creates here (a Failback's createMissingVolumes). */
   aggregate?: string;
+  /**
+   * The igroups the LUNs of a volume the operator creates here are mapped to (the Site's ESXi
+   * hosts' initiators), so a failback onto a re-created volume reaches its hosts.
+   */
+  igroups?: string[];
   /** Secret with keys `username` and `password`. */
   credentialsSecretRef: SecretReference;
   tls?: TlsSettings;
@@ -104,6 +109,7 @@ const storageController: JSONSchemaType<StorageController> = {
     svm: externalName,
     nfsAddress: optional({ type: "string", minLength: 1, maxLength: 253, pattern: "^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$" }),
     aggregate: optional({ type: "string", minLength: 1, maxLength: 255 }),
+    igroups: optional({ type: "array", maxItems: 16, items: { type: "string", minLength: 1, maxLength: 96 } }),
     credentialsSecretRef: secretReference,
     tls: optional(tlsSettings),
   },

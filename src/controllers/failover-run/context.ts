@@ -37,7 +37,7 @@ export interface RunWorld {
 export interface RunState {
   readonly run: {
     readonly metadata: Pick<ObjectMeta, "name" | "namespace" | "uid">;
-    readonly spec: Pick<FailoverRunSpec, "networkMode" | "powerOn" | "testLocation" | "shutdown" | "quiesceTimeout" | "reIp" | "discardRecoverySiteChanges"> & { readonly type: FailoverRunSpec["type"] | "PreRegistration" };
+    readonly spec: Pick<FailoverRunSpec, "networkMode" | "powerOn" | "testLocation" | "shutdown" | "quiesceTimeout" | "reIp" | "discardRecoverySiteChanges" | "createMissingVolumes"> & { readonly type: FailoverRunSpec["type"] | "PreRegistration" };
   };
   readonly status: Pick<FailoverRunStatus, "volumes" | "recoveryPoints" | "recoveryPointSkewSeconds" | "dataLossWindowSeconds" | "cleanup" | "testRun" | "testRunUid" | "capacity">;
   readonly vms: VmRecord[];

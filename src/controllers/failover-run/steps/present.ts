@@ -11,7 +11,11 @@ import { noteRemoved } from "./report.js";
 /** The igroups the replica's LUNs are mapped to: the recovery hosts' (VMbook ch. 11 pre-maps them). */
 async function replicaIgroups(ctx: RunContext, v: VolumeRecord): Promise<string[]> {
   const luns = await ctx.ontapFor(v).listLuns({ svm: v.svm, name: v.volume }, ctx.signal);
-  return [...new Set(luns.flatMap((l) => l.maps.map((m) => m.igroup)))].sort();
+  const mapped = [...new Set(luns.flatMap((l) => l.maps.map((m) => m.igroup)))].sort();
+  if (mapped.length) return mapped;
+  // A volume mapped nowhere (one a failback re-created): the igroups its Site names for that.
+  const controllers = ctx.recoverySite(v.group).spec.storage.controllers;
+  return [...((controllers.find((c) => c.name === v.controller) ?? controllers[0])?.igroups ?? [])];
 }
 
 /** The VMkernel addresses of the group's recovery hosts: the only clients an NFS clone is exported to. */
@@ -77,7 +81,10 @@ export const presentClones: BatchStep<RunContext, VolumeRecord> = {
     }
     const igroups = await replicaIgroups(ctx, v);
     if (igroups.length === 0) {
-      return { kind: "Failed", message: `the LUNs of replica ${volumeLabel(v)} are mapped to no igroup; map them to the recovery hosts' igroup (VMbook ch. 11) so clones and failovers reach them` };
+      return {
+        kind: "Failed",
+        message: `the LUNs of ${volumeLabel(v)} are mapped to no igroup; map them to the recovery hosts' igroup (VMbook ch. 11) so clones and failovers reach them, or name it in the Site's spec.storage.controllers[].igroups`,
+      };
     }
     const luns = await ontap.listLuns({ svm: v.svm, name: clone }, ctx.signal);
     if (luns.length === 0) return { kind: "Failed", message: `clone ${clone} has no LUN` };
