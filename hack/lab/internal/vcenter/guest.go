@@ -1,6 +1,7 @@
 package vcenter
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"sort"
@@ -81,6 +82,7 @@ func (v *VCenter) guestUpLocked(ctx *simulator.Context, ref types.ManagedObjectR
 	if spec != nil {
 		v.applyCustomization(ctx, vm, st, spec)
 	}
+	v.runReipScript(ctx, vm, st)
 	v.mu.Lock()
 	st.toolsUp = true
 	v.mu.Unlock()
@@ -418,4 +420,58 @@ func customizedName(n types.BaseCustomizationName, vmName, current string) strin
 		return guestHostName(unescapeName(vmName))
 	}
 	return current
+}
+
+// ReipScriptKey is the guest variable the re-IP script reads.
+const ReipScriptKey = "guestinfo.vmdr.reip"
+
+// reipScript is what the variable holds: a JSON object with one entry per NIC to change, by its
+// position in device order.
+type reipScript struct {
+	NICs []struct {
+		Index   int      `json:"index"`
+		IP      string   `json:"ip"`
+		Mask    string   `json:"mask"`
+		Gateway string   `json:"gateway"`
+		DNS     []string `json:"dns"`
+	} `json:"nics"`
+}
+
+// runReipScript runs the guest's power-on re-IP script (see the package comment above). The
+// caller holds opMu.
+func (v *VCenter) runReipScript(ctx *simulator.Context, vm *simulator.VirtualMachine, st *vmState) {
+	var on bool
+	var raw string
+	ctx.WithLock(vm, func() {
+		if vm.Config == nil {
+			return
+		}
+		on = vm.Config.Tools != nil && isTrue(vm.Config.Tools.AfterPowerOn)
+		for _, o := range vm.Config.ExtraConfig {
+			if ov := o.GetOptionValue(); ov != nil && strings.EqualFold(ov.Key, ReipScriptKey) {
+				raw = fmt.Sprint(ov.Value)
+			}
+		}
+	})
+	if !on || raw == "" {
+		return
+	}
+	var sc reipScript
+	if err := json.Unmarshal([]byte(raw), &sc); err != nil {
+		return // the script finds nothing it understands and leaves the guest alone
+	}
+	v.mu.Lock()
+	ident := guestIdentity{HostName: st.guest.HostName, NICs: map[int]guestNIC{}}
+	for k, n := range st.guest.NICs {
+		ident.NICs[k] = n
+	}
+	for _, n := range sc.NICs {
+		if net.ParseIP(n.IP).To4() == nil {
+			continue
+		}
+		ident.NICs[n.Index] = guestNIC{IP: n.IP, Mask: n.Mask, Gateway: n.Gateway, DNS: append([]string(nil), n.DNS...)}
+	}
+	st.guest = ident
+	v.mu.Unlock()
+	v.persist(ctx, vm.Self)
 }

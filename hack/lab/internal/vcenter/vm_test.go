@@ -428,3 +428,69 @@ func TestPropertyCollectorPagingAndUpdates(t *testing.T) {
 		t.Fatal("CancelWaitForUpdates did not end the wait")
 	}
 }
+
+// TestGuestReipScript checks the appendix B re-IP script: it re-addresses the guest at a boot with
+// the power-on scripts on and the guest variable set, NICs connected or not, and does nothing with
+// the scripts off.
+func TestGuestReipScript(t *testing.T) {
+	ctx := context.Background()
+	l := newLab(t, topology.DefaultOptions(), Options{GuestBootTime: 20 * time.Second})
+	c := l.client(t, topology.Site1)
+	f := finder(t, c, topology.Site1Datacenter)
+	vm := mustVM(t, f, "Desktops/Desktop-01")
+	before := vmProps(t, vm, "guest").Guest.IpAddress
+	boot := func(tools bool, value string) string {
+		t.Helper()
+		if vmProps(t, vm, "runtime.powerState").Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn {
+			task, err := vm.PowerOff(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := waitTask(t, task); err != nil {
+				t.Fatal(err)
+			}
+		}
+		task, err := vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{
+			Tools:       &types.ToolsConfigInfo{AfterPowerOn: types.NewBool(tools)},
+			ExtraConfig: []types.BaseOptionValue{&types.OptionValue{Key: ReipScriptKey, Value: value}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := waitTask(t, task); err != nil {
+			t.Fatal(err)
+		}
+		task, err = vm.PowerOn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := waitTask(t, task); err != nil {
+			t.Fatal(err)
+		}
+		l.clock.Advance(21 * time.Second)
+		var ip string
+		eventually(t, "guest up", func() bool {
+			g := vmProps(t, vm, "guest").Guest
+			ip = g.IpAddress
+			return g.ToolsRunningStatus == "guestToolsRunning"
+		})
+		return ip
+	}
+	const script = `{"nics":[{"index":0,"ip":"30.1.1.201","mask":"255.255.255.0","gateway":"30.1.1.254","dns":["30.1.1.5"]}]}`
+	if ip := boot(false, script); ip != before {
+		t.Fatalf("scripts off: the guest moved from %s to %s", before, ip)
+	}
+	if ip := boot(true, script); ip != "30.1.1.201" {
+		t.Fatalf("scripts on: the guest reports %s", ip)
+	}
+	// Its new settings are the guest's own now, kept with the variable removed and the scripts off.
+	if ip := boot(false, ""); ip != "30.1.1.201" {
+		t.Fatalf("after the script: %s", ip)
+	}
+	m := vmProps(t, vm, "config.extraConfig")
+	for _, o := range m.Config.ExtraConfig {
+		if o.GetOptionValue().Key == ReipScriptKey {
+			t.Fatal("the variable is still set")
+		}
+	}
+}
