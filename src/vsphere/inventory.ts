@@ -103,6 +103,7 @@ const vmSpec: KindSpec<"VirtualMachine", VmInfo> = {
       o.guestDns = s.dns;
     },
     "config.tools.pendingCustomization": (o, v) => (o.pendingCustomization = str(v) !== undefined || undefined),
+    "config.tools.afterPowerOn": (o, v) => (o.toolsAfterPowerOn = bool(v)),
     "summary.config.numCpu": (o, v) => (o.cpus = num(v)),
     "summary.config.memorySizeMB": (o, v) => (o.memoryMB = num(v)),
     "summary.config.cpuReservation": (o, v) => (o.cpuReservationMhz = num(v)),

@@ -53,6 +53,8 @@ export interface VmInfo {
   readonly guestDns?: readonly string[];
   /** config.tools.pendingCustomization is set: a CustomizeVM_Task waits for the next boot. */
   readonly pendingCustomization?: boolean;
+  /** config.tools.afterPowerOn: VMware Tools run the guest's power-on scripts at a boot. */
+  readonly toolsAfterPowerOn?: boolean;
   /** Its configured size (summary.config.numCpu, memorySizeMB) and reservations (MHz, MB). */
   readonly cpus?: number;
   readonly memoryMB?: number;

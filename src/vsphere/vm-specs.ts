@@ -1,4 +1,4 @@
-import { each, el, fragment, text } from "./soap/builder.js";
+import { each, el, fragment, text, typedText } from "./soap/builder.js";
 import type { Xml } from "./soap/builder.js";
 import { child, childrenNamed, node, textAt, toXml, withChild } from "./soap/xml.js";
 import type { XNode } from "./soap/xml.js";
@@ -86,6 +86,8 @@ export interface VmReconfig {
   readonly disconnectMedia?: boolean;
   /** VMware Tools runs its power-on script (VMbook appendix B re-IP method). */
   readonly toolsAfterPowerOn?: boolean;
+  /** Advanced settings (.vmx keys) to set; an empty value removes the key. */
+  readonly extraConfig?: readonly { readonly key: string; readonly value: string }[];
 }
 
 function connectable(d: XNode, connected: boolean | undefined, startConnected: boolean | undefined): XNode {
@@ -145,8 +147,12 @@ export function reconfigSpec(devices: VmDevices, r: VmReconfig): Xml {
       if (d) changes.push(edit(withChild(withChild(d, mediaBacking(d)), connectable(d, false, false))));
     }
   }
-  // VirtualMachineConfigSpec order: …, tools, …, deviceChange, …
-  return el("spec", [r.toolsAfterPowerOn === undefined ? undefined : el("tools", [text("afterPowerOn", r.toolsAfterPowerOn)]), ...changes]);
+  // VirtualMachineConfigSpec order: …, tools, …, deviceChange, …, extraConfig
+  return el("spec", [
+    r.toolsAfterPowerOn === undefined ? undefined : el("tools", [text("afterPowerOn", r.toolsAfterPowerOn)]),
+    ...changes,
+    ...(r.extraConfig ?? []).map((o) => el("extraConfig", [text("key", o.key), typedText("value", "xsd:string", o.value)])),
+  ]);
 }
 
 export interface NicIpSettings {

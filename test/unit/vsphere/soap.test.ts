@@ -141,6 +141,14 @@ describe("VM specs", () => {
     expect(xml.indexOf("<backing")).toBeLessThan(xml.indexOf("<connectable>"));
   });
 
+  it("sets advanced settings after the device changes, typed as strings and escaped", () => {
+    const xml = reconfigSpec(devices, { nics: [{ key: 4000, connected: false }], toolsAfterPowerOn: false, extraConfig: [{ key: "guestinfo.vmdr.reip", value: '{"ip":"a<b"}' }] });
+    expect(xml).toContain("<tools><afterPowerOn>false</afterPowerOn></tools>");
+    expect(xml).toContain('<extraConfig><key>guestinfo.vmdr.reip</key><value xsi:type="xsd:string">{&quot;ip&quot;:&quot;a&lt;b&quot;}</value></extraConfig>');
+    expect(xml.indexOf("<deviceChange>")).toBeLessThan(xml.indexOf("<extraConfig>"));
+    expect(xml.endsWith("</extraConfig></spec>")).toBe(true);
+  });
+
   it("disconnects removable media and points them at no file", () => {
     const xml = reconfigSpec(devices, { disconnectMedia: true });
     expect(xml).toContain('<device xsi:type="VirtualCdrom"><key>3000</key>');
