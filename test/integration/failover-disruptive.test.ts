@@ -103,7 +103,8 @@ beforeAll(async () => {
   }
   await w.kube.create(ProtectionGroupType, group("hr", "Protection Group 1", ["rg1fv1", "rg1fv2"], {
     powerOn: { priorityGroups: [{ name: "db", priority: 1, vms: ["HR Database"] }] },
-    ipCustomization: { rules: [FINANCE_RULE] },
+    // HR's guests re-address themselves (VMbook appendix B); Finance's are customized.
+    ipCustomization: { rules: [FINANCE_RULE], method: "GuestScript" },
   }));
   // A VM of Site 2's own that Finance needs there (VMbook ch. 5: infrastructure at the recovery site).
   await w.lab.control("POST", "/sites/site2/vcenter/vms", { name: "Finance-Jumphost", folder: "Infrastructure", datastore: "LP1", portgroup: "Site2-LAN", ip: "30.1.1.77", poweredOn: false });
@@ -175,7 +176,7 @@ describe("PlannedMigration of Finance (HR stays at Site 1)", () => {
     const s = r.status!;
     expect(findCondition(s.conditions, "Succeeded"), JSON.stringify(s.steps)).toMatchObject({ status: "True", reason: "Succeeded" });
     // Every step did its work but the capacity ones: Site 2 has room, nothing is reclaimed or given back.
-    expect(s.steps?.map((x) => [x.name, x.state])).toEqual(s.plan!.steps.map((n) => [n, n === "MakeRoom" || n === "ReturnRoom" ? "Skipped" : "Succeeded"]));
+    expect(s.steps?.map((x) => [x.name, x.state])).toEqual(s.plan!.steps.map((n) => [n, n === "MakeRoom" || n === "ReturnRoom" || n === "DisarmGuestScripts" ? "Skipped" : "Succeeded"]));
     expect(s.rtoSeconds).toBeGreaterThan(0);
     expect(s.recoveryPoints?.map((p) => p.volume).sort()).toEqual(["RG2FV1_SM", "RG2FV2_SM", "RG2FV3_SM"]);
     expect(s.dataLossWindowSeconds).toBeGreaterThanOrEqual(0);
@@ -258,7 +259,7 @@ describe("Failback and Reprotect of Finance", () => {
     const s = r.status!;
     expect(findCondition(s.conditions, "Succeeded"), JSON.stringify(s.steps)).toMatchObject({ status: "True", reason: "Succeeded" });
     // Every step did its work but the capacity ones: Site 2 has room, nothing is reclaimed or given back.
-    expect(s.steps?.map((x) => [x.name, x.state])).toEqual(s.plan!.steps.map((n) => [n, n === "MakeRoom" || n === "ReturnRoom" ? "Skipped" : "Succeeded"]));
+    expect(s.steps?.map((x) => [x.name, x.state])).toEqual(s.plan!.steps.map((n) => [n, n === "MakeRoom" || n === "ReturnRoom" || n === "DisarmGuestScripts" ? "Skipped" : "Succeeded"]));
 
     // Site 1 has Site 2's data: the file came home with the reverse resync and the final update.
     const home = await w.lab.control<{ dir: string; type: string }>("GET", "/truth/sites/site1/ontap/volumes/RG2FV1");
@@ -382,14 +383,20 @@ describe("Disaster of HR with Site 1 cut off", () => {
     expect(s.recoveryPoints?.map((p) => p.volume).sort()).toEqual(["RG1FV1_SM", "RG1FV2_SM"]);
     for (const p of s.recoveryPoints ?? []) expect(p.createTime).toBeDefined();
     expect(s.dataLossWindowSeconds).toBeGreaterThan(0);
-    const site2 = await vms("site2");
+    const truth2 = await w.lab.control<{ vms: (VmTruth & { toolsAfterPowerOn: boolean; ref: string })[]; mutations: Record<string, number> }>("GET", "/truth/sites/site2/vcenter");
     for (const v of hrAt1) {
-      const there = site2.find((x) => x.instanceUuid === v.instanceUuid);
+      const there = truth2.vms.find((x) => x.instanceUuid === v.instanceUuid);
       expect(there?.powerState, v.name).toBe("poweredOn");
-      // Re-addressed from what the shadow record kept of its guest (Site 1 cannot be asked).
+      // Re-addressed from what the shadow record kept of its guest (Site 1 cannot be asked), by
+      // the guest's own power-on script: no customization; then its NICs connected and the
+      // scripts off, so it never re-addresses itself again.
       expect(v.guestIp, v.name).toMatch(/^20\.1\.1\./);
       expect(there?.guestIp, v.name).toBe(atSite2(v.guestIp));
+      expect(there?.toolsAfterPowerOn, v.name).toBe(false);
+      expect(there?.nics.every((n) => n.connected), v.name).toBe(true);
+      expect(truth2.mutations[`CustomizeVM ${there!.ref}`], v.name).toBeUndefined();
     }
+    expect(s.steps?.find((x) => x.name === "DisarmGuestScripts")?.state).toBe("Succeeded");
     for (const vol of ["RG1FV1", "RG1FV2"]) expect(await relState(vol)).toBe("broken_off");
     expect((await pg("hr"))!.status!.failover).toMatchObject({ state: "FailedOver", runningAt: "site2", type: "Disaster" });
   }, 240_000);

@@ -83,6 +83,8 @@ export interface PriorityGroup {
   timeout?: string;
 }
 
+export type ReipMethod = "GuestCustomization" | "GuestScript";
+
 export interface ProtectionGroupSpec {
   protectedSiteRef: string;
   recoverySiteRef: string;
@@ -94,7 +96,17 @@ export interface ProtectionGroupSpec {
   networkMappings?: NetworkMapping[];
   /** The isolated portgroup at the recovery site used for DR tests. */
   testPortgroup?: string;
-  ipCustomization?: { rules?: IpRule[]; overrides?: { vm: string; nics: NicOverride[] }[] };
+  ipCustomization?: {
+    rules?: IpRule[];
+    overrides?: { vm: string; nics: NicOverride[] }[];
+    /**
+     * How a recovered guest gets its new addresses (docs/reip.md): GuestCustomization (the default)
+     * by CustomizeVM_Task; GuestScript, the VMbook's appendix B way, by the guest's own VMware Tools
+     * power-on script reading the guest variable guestinfo.vmdr.reip at a first boot with its NICs
+     * disconnected, which are connected and the scripts turned off once the address shows.
+     */
+    method?: ReipMethod;
+  };
   powerOn?: { priorityGroups?: PriorityGroup[]; defaultReadiness?: Readiness };
   /** VMs local to the recovery site that start with the group (e.g. a directory server). */
   auxiliaryVms?: { name: string; priority?: number }[];
@@ -331,6 +343,7 @@ export const protectionGroupSpecSchema: JSONSchemaType<ProtectionGroupSpec> = {
     ipCustomization: optional({
       type: "object",
       properties: {
+        method: optional({ type: "string", enum: ["GuestCustomization", "GuestScript"] }),
         rules: optional({
           type: "array",
           maxItems: 64,

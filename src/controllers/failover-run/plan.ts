@@ -16,18 +16,18 @@ export const STEPS: Readonly<Partial<Record<RunType, readonly string[]>>> = {
   CleanupTest: ["ClaimGroups", "PowerOffVms", "ReturnRoom", "UnregisterVms", "UnmountDatastores", "DetachDevices", "UnpresentClones", "DeleteClones", "RescanHosts", "VerifyClean", "ReleaseGroups"],
   PlannedMigration: [
     "ClaimGroups", "MakeRoom", "ShutdownProtectedVms", "VerifyProtectedOff", "FinalUpdate", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint",
-    "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "UpdateDns", "RecordFailover",
+    "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "DisarmGuestScripts", "UpdateDns", "RecordFailover",
   ],
   Disaster: [
     "ClaimGroups", "MakeRoom", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
-    "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "UpdateDns", "RecordFailover",
+    "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "DisarmGuestScripts", "UpdateDns", "RecordFailover",
   ],
   // Home first: the stale copies at the protected site go (unregistered, unmounted, detached)
   // before the reverse resync overwrites their volumes; then as a planned migration, backwards.
   Failback: [
     "ClaimGroups", "UnregisterVms", "UnmountDatastores", "DetachDevices", "ReverseResync", "ShutdownProtectedVms", "VerifyProtectedOff", "ReturnRoom", "FinalUpdate",
     "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
-    "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "UpdateDns", "RecordFailover",
+    "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "DisarmGuestScripts", "UpdateDns", "RecordFailover",
   ],
   // The recovery site's copies go the same way before the original direction is resynced over them.
   Reprotect: ["ClaimGroups", "UnregisterVms", "UnmountDatastores", "DetachDevices", "ResyncForward", "ReleaseReverse", "ClearFailover", "ReleaseGroups"],

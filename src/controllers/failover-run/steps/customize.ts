@@ -9,6 +9,7 @@ import type { GuestCustomization, NicIpSettings } from "../../../vsphere/vm-spec
 import { observedNics } from "../../common/guest-nics.js";
 import type { RunContext } from "../context.js";
 import { vmAtRecovery } from "./power.js";
+import { armGuestScript, byGuestScript } from "./guest-script.js";
 
 const live = (ctx: RunContext): VmRecord[] => ctx.vms.filter((v) => v.reip !== undefined && !v.auxiliary && v.state !== "Failed" && v.state !== "Skipped");
 
@@ -49,7 +50,9 @@ function fixed(ip: string, mask: string, gateway: string | undefined, dns: reado
  * customization while one is pending, so a repeat after a crash changes nothing; observe takes a
  * pending customization, a succeeded task, or that refusal as done. A VM found running already
  * cannot be customized: it is done if its guest already has the planned addresses, else failed
- * (it is not powered off behind the operator's back).
+ * (it is not powered off behind the operator's back). A group whose ipCustomization.method is
+ * GuestScript has its guests' power-on script armed instead (armGuestScript); PowerOnVms disarms
+ * it once the address shows.
  */
 export const customizeGuests: BatchStep<RunContext, VmRecord> = {
   kind: "batch",
@@ -69,7 +72,9 @@ export const customizeGuests: BatchStep<RunContext, VmRecord> = {
       const v = verifyVmNics(reipPlanOf(vm), observedNics(info));
       return v.ok ? { kind: "Done" } : { kind: "Failed", message: `${vm.name} is ${info.powerState} before its guest customization (${v.message}); power it off and run again` };
     }
-    if (info.pendingCustomization || op?.state === "success") return { kind: "Done" };
+    if (op?.state === "success") return { kind: "Done" };
+    if (byGuestScript(ctx, vm)) return { kind: "NeedsAct" }; // arming again sets the same values
+    if (info.pendingCustomization) return { kind: "Done" };
     if (op?.state === "failure" && isFault(op.error, "CustomizationPending")) return { kind: "Done" };
     return { kind: "NeedsAct" };
   },
@@ -77,6 +82,7 @@ export const customizeGuests: BatchStep<RunContext, VmRecord> = {
     const site = ctx.recoverySite(vm.group);
     const info = vmAtRecovery(ctx, vm);
     if (!info) return completed; // gone since the look: the next one fails it
+    if (byGuestScript(ctx, vm)) return armGuestScript(ctx, vm, info.ref);
     const count = info.numEthernetCards ?? Math.max(-1, ...(vm.reip?.nics ?? []).map((n) => n.index)) + 1;
     const client = await ctx.vcenter(site);
     const t = await client.customizeVm(info.ref, customizationOf(vm.reip!, count), ctx.signal);

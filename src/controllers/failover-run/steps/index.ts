@@ -8,6 +8,7 @@ import { cloneVolumes, deleteClones } from "./clones.js";
 import { findVms } from "./find-vms.js";
 import { configureNetworks, isolateNetworks } from "./isolate.js";
 import { customizeGuests } from "./customize.js";
+import { disarmGuestScripts } from "./guest-script.js";
 import { updateDns } from "./dns.js";
 import { detachDevices, mountDatastores, unmountDatastores } from "./mount.js";
 import { powerOffVms, powerOnVms } from "./power.js";
@@ -28,7 +29,7 @@ export const STEP_DEFINITIONS: ReadonlyMap<string, Step<RunContext>> = new Map(
     claimGroups, selectSnapshots, cloneVolumes, presentClones, rescanHosts, mountDatastores, findVms, registerVms, isolateNetworks, powerOnVms,
     powerOffVms, unregisterVms, unmountDatastores, detachDevices, unpresentClones, deleteClones, verifyClean, releaseGroups,
     shutdownProtectedVms, verifyProtectedOff, finalUpdate, quiesceReplication, breakReplication, recordRecoveryPoint, presentReplicas,
-    configureNetworks, customizeGuests, updateDns, commitFailover, recordFailover, reverseResync, resyncForward, releaseReverse, clearFailover,
+    configureNetworks, customizeGuests, disarmGuestScripts, updateDns, commitFailover, recordFailover, reverseResync, resyncForward, releaseReverse, clearFailover,
     makeRoom, returnRoom,
   ] as Step<RunContext>[]).map((s) => [s.name, s]),
 );

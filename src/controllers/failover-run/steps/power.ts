@@ -11,6 +11,7 @@ import { notReady } from "../readiness.js";
 import { verifyVmNics } from "../../../reip/plan.js";
 import { reipPlanOf } from "../reip.js";
 import { observedNics } from "../../common/guest-nics.js";
+import { byGuestScript, disarmGuestScript } from "./guest-script.js";
 
 /**
  * The questions this process answered, by VM (Site/ref → question id), until the VM is through:
@@ -104,6 +105,11 @@ export const powerOnVms: BatchStep<RunContext, VmRecord> = {
           return { kind: "Failed", message: `re-IP: ${v.message}` };
         }
         vm.addresses = v.nics.flatMap((n) => n.observed);
+        // Re-addressed by its own script with its NICs disconnected: connected now, scripts off.
+        if (byGuestScript(ctx, vm)) {
+          if (op?.state === "running") return { kind: "InProgress", pollAfterMs: 500, message: "connecting its NICs, re-IP script off" };
+          if ((info.guestNics ?? []).some((n) => !n.connected)) return { kind: "NeedsAct" };
+        }
       }
       vm.state = "Ready";
       vm.readyAt = new Date(ctx.now()).toISOString();
@@ -131,6 +137,7 @@ export const powerOnVms: BatchStep<RunContext, VmRecord> = {
       ctx.log.info({ vm: vm.name }, "Answered the moved-or-copied question with moved");
       return completed;
     }
+    if (info?.powerState === "poweredOn" && vm.reip && byGuestScript(ctx, vm)) return disarmGuestScript(ctx, vm, info.ref, true);
     const t = await client.powerOn(ref, ctx.signal);
     if (t === "Done") return completed;
     return started({ system: "vsphere", endpoint: site.metadata.name, kind: "task", id: t.task.value, startedAt: new Date(ctx.now()).toISOString() });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { FailoverRun, ProtectionGroup, Site } from "../../../../src/api/v1alpha1/index.js";
+import type { FailoverRun, ProtectionGroup, Site, VmReip } from "../../../../src/api/v1alpha1/index.js";
 import { planTest } from "../../../../src/controllers/failover-run/plan.js";
 import { failbackReip, groupReip, reipOn, vmReip } from "../../../../src/controllers/failover-run/reip.js";
+import { guestScriptOf } from "../../../../src/controllers/failover-run/steps/guest-script.js";
 import type { CompiledReip } from "../../../../src/reip/rules.js";
 
 const RULE = { fromCidr: "20.1.1.0/24", toCidr: "30.1.1.0/24", gateway: "30.1.1.254", dns: ["30.1.1.5"] };
@@ -58,5 +59,25 @@ describe("re-IP in a run's plan", () => {
   it("refuses a Test with spec.reIp: true before anything is looked at", () => {
     const r = planTest({ run: run({ type: "Test", reIp: true }), groups: [group({ rules: [RULE] })], relationship: () => undefined, site: () => undefined, records: new Map(), recoveryInventory: () => undefined });
     expect(r).toMatchObject({ ok: false, reason: "InvalidSpec", message: expect.stringContaining("spec.reIp") });
+  });
+});
+
+describe("the guest script's re-IP variable", () => {
+  it("carries only the NICs that move, by device position, with their new settings", () => {
+    const value = guestScriptOf({
+      os: "linux",
+      direction: "failover",
+      nics: [
+        { index: 0, action: "reassign", source: "rule", to: { ip: "30.1.1.21", subnetMask: "255.255.255.0", gateway: "30.1.1.254", dns: ["30.1.1.5"] } },
+        { index: 1, action: "keep", reason: "NoMatchingRule", message: "no rule matches", from: { ip: "10.9.9.9", prefixLength: 24 } },
+        { index: 2, action: "reassign", source: "override", to: { ip: "30.1.2.7", subnetMask: "255.255.255.0" } },
+      ],
+    } as VmReip);
+    expect(JSON.parse(value)).toEqual({
+      nics: [
+        { index: 0, ip: "30.1.1.21", mask: "255.255.255.0", gateway: "30.1.1.254", dns: ["30.1.1.5"] },
+        { index: 2, ip: "30.1.2.7", mask: "255.255.255.0", gateway: "", dns: [] },
+      ],
+    });
   });
 });
