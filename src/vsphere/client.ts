@@ -30,6 +30,12 @@ export interface PoolLimits {
   readonly memoryMB: number;
 }
 
+export interface VmToolsScript {
+  readonly devices: VmDevices;
+  readonly afterPowerOn: boolean;
+  readonly value?: string;
+}
+
 export interface OptionSetting {
   readonly key: string;
   readonly value: string | number | boolean;
@@ -77,6 +83,11 @@ export interface VsphereClient {
   /** Asks the guest to shut down; DONE at once (poll the power state); also DONE when already off. */
   shutdownGuest(vm: MoRef, signal?: AbortSignal): Promise<Done>;
   getVmDevices(vm: MoRef, signal?: AbortSignal): Promise<VmDevices>;
+  /**
+   * In one round trip: a VM's devices, whether VMware Tools run its power-on scripts
+   * (config.tools.afterPowerOn) and one advanced setting (config.extraConfig; absent when unset).
+   */
+  getVmToolsScript(vm: MoRef, key: string, signal?: AbortSignal): Promise<VmToolsScript>;
   /** The devices of several VMs in one round trip, by managed object id; VMs that are gone are absent. */
   getVmsDevices(vms: readonly MoRef[], signal?: AbortSignal): Promise<Map<string, VmDevices>>;
   /** The IPv4 addresses of a host's VMkernel adapters (what an NFS export must admit). */

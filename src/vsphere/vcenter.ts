@@ -15,7 +15,7 @@ import type { GuestCustomization, VmDevices, VmReconfig } from "./vm-specs.js";
 import { DONE } from "./client.js";
 import { readScsiLuns, readUnresolved, readVolumeMounts, resolutionSpecs } from "./host-storage.js";
 import type { HostVolumeMount, ScsiLunInfo, UnresolvedVmfsVolume, VmfsResolution } from "./host-storage.js";
-import type { Done, NasMount, OptionSetting, PoolLimits, RegisterVmRequest, VsphereClient } from "./client.js";
+import type { Done, NasMount, OptionSetting, PoolLimits, RegisterVmRequest, VmToolsScript, VsphereClient } from "./client.js";
 
 type Opts = { signal?: AbortSignal; operation?: string };
 
@@ -284,6 +284,15 @@ export class VcenterClient implements VsphereClient {
   async getVmDevices(vm: MoRef, signal?: AbortSignal): Promise<VmDevices> {
     const [o] = await this.retrieve([{ type: "VirtualMachine", pathSet: ["config.hardware.device"] }], [{ obj: vm, viaView: false }], signal);
     return readDevices(o?.props.get("config.hardware.device"));
+  }
+
+  async getVmToolsScript(vm: MoRef, key: string, signal?: AbortSignal): Promise<VmToolsScript> {
+    const [o] = await this.retrieve([{ type: "VirtualMachine", pathSet: ["config.hardware.device", "config.tools.afterPowerOn", "config.extraConfig"] }], [{ obj: vm, viaView: false }], signal);
+    // An unset afterPowerOn is VMware Tools' default, which runs the scripts.
+    const afterPowerOn = o?.props.get("config.tools.afterPowerOn")?.text !== "false";
+    const option = childrenNamed(o?.props.get("config.extraConfig"), "OptionValue").find((x) => textAt(x, "key")?.toLowerCase() === key.toLowerCase());
+    const value = option ? (textAt(option, "value") ?? "") : undefined;
+    return { devices: readDevices(o?.props.get("config.hardware.device")), afterPowerOn, ...(value !== undefined && value !== "" ? { value } : {}) };
   }
 
   async getVmsDevices(vms: readonly MoRef[], signal?: AbortSignal): Promise<Map<string, VmDevices>> {

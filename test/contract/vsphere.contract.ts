@@ -801,6 +801,25 @@ export function vsphereContract(n: VsphereContractNames, setup: () => Promise<Vs
     expect((await vmInfo(w, running)).powerState).toBe("poweredOn");
   });
 
+  it("sets and removes an advanced setting and turns the power-on scripts on and off, and reads them back with the devices in one call", async () => {
+    const w = await setup();
+    const vm = await vmAt(w, n.stoppedVm.path);
+    const key = "guestinfo.vmdr.contract";
+    const before = await w.client.getVmToolsScript(vm, key, signal());
+    expect(before.value).toBeUndefined();
+    const nic = before.devices.nics[0]!;
+    await succeed(w, await w.client.reconfigureVm(vm, before.devices, { nics: [{ key: nic.key, connected: false, startConnected: false }], toolsAfterPowerOn: true, extraConfig: [{ key, value: '{"nics":[]}' }] }, signal()));
+    const set = await w.client.getVmToolsScript(vm, key, signal());
+    expect(set).toMatchObject({ afterPowerOn: true, value: '{"nics":[]}' });
+    expect(set.devices.nics.find((x) => x.key === nic.key)).toMatchObject({ connected: false, startConnected: false, macAddress: nic.macAddress });
+    // An empty value removes the setting.
+    await succeed(w, await w.client.reconfigureVm(vm, set.devices, { toolsAfterPowerOn: false, extraConfig: [{ key, value: "" }] }, signal()));
+    const cleared = await w.client.getVmToolsScript(vm, key, signal());
+    expect(cleared.afterPowerOn).toBe(false);
+    expect(cleared.value).toBeUndefined();
+    expect((await vmInfo(w, vm)).toolsAfterPowerOn).toBe(false);
+  });
+
   it("classifies a missing object as transient ManagedObjectNotFound, whatever the verb", async () => {
     const w = await setup();
     const vm: MoRef = { type: "VirtualMachine", value: "vm-999999" };
@@ -809,6 +828,7 @@ export function vsphereContract(n: VsphereContractNames, setup: () => Promise<Vs
       ["powerOn", () => w.client.powerOn(vm, signal())],
       ["powerOff", () => w.client.powerOff(vm, signal())],
       ["getVmDevices", () => w.client.getVmDevices(vm, signal())],
+      ["getVmToolsScript", () => w.client.getVmToolsScript(vm, "guestinfo.x", signal())],
       ["answerQuestion", () => w.client.answerQuestion(vm, "_vmx1", "1", signal())],
       ["getHostAddresses", () => w.client.getHostAddresses({ type: "HostSystem", value: "host-999999" }, signal())],
       ["getDvsUuid", () => w.client.getDvsUuid({ type: "DistributedVirtualSwitch", value: "dvs-999999" }, signal())],

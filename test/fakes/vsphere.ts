@@ -1,7 +1,7 @@
 import { TransportError } from "../../src/net/http.js";
 import { InventoryIndex } from "../../src/sites/inventory-index.js";
 import { DONE } from "../../src/vsphere/client.js";
-import type { Done, NasMount, OptionSetting, PoolLimits, RegisterVmRequest, VsphereClient } from "../../src/vsphere/client.js";
+import type { Done, NasMount, OptionSetting, PoolLimits, RegisterVmRequest, VmToolsScript, VsphereClient } from "../../src/vsphere/client.js";
 import { VimFault, classifyVsphereError, isFault } from "../../src/vsphere/errors.js";
 import type { HostVolumeMount, ScsiLunInfo, UnresolvedVmfsVolume, VmfsResolution } from "../../src/vsphere/host-storage.js";
 import type { About } from "../../src/vsphere/session.js";
@@ -116,6 +116,8 @@ interface VmxFile {
   guestPrefix?: number;
   tools: boolean;
   toolsAfterPowerOn: boolean;
+  /** Advanced settings (config.extraConfig), by key. */
+  extraConfig: Map<string, string>;
 }
 
 interface Files {
@@ -680,6 +682,7 @@ export class FakeVsphere {
       guestIp: spec.guestIp,
       tools: spec.tools ?? true,
       toolsAfterPowerOn: true,
+      extraConfig: new Map(),
     };
   }
 
@@ -1071,6 +1074,13 @@ export class FakeVsphere {
     }
     const after = textAt(spec, "tools.afterPowerOn");
     if (after !== undefined) vm.file.toolsAfterPowerOn = after === "true";
+    // As vCenter: an empty value removes the setting.
+    for (const o of childrenNamed(spec, "extraConfig")) {
+      const key = textAt(o, "key") ?? "";
+      const value = textAt(o, "value") ?? "";
+      if (value === "") vm.file.extraConfig.delete(key);
+      else vm.file.extraConfig.set(key, value);
+    }
   }
 
   /** The networks a VM's NICs are attached to (a backing that does not resolve here is attached to nothing). */
@@ -1229,6 +1239,7 @@ export class FakeVsphere {
             toolsRunningStatus: tools ? "guestToolsRunning" : "guestToolsNotRunning", guestHeartbeat: tools ? "green" : "gray", ...(tools && o.file.guestIp ? { guestIp: o.file.guestIp } : {}),
             ...(tools ? { guestNics: devices.nics.map((n, i) => ({ deviceKey: n.key, connected: n.connected, addresses: i === 0 && o.file.guestIp ? [`${o.file.guestIp}/${o.file.guestPrefix ?? 24}`] : [] })) } : {}),
             ...(o.customization ? { pendingCustomization: true } : {}),
+            toolsAfterPowerOn: o.file.toolsAfterPowerOn,
           },
         };
       }
@@ -1623,6 +1634,14 @@ class FakeVsphereClient implements VsphereClient {
 
   getVmDevices(vm: MoRef): Promise<VmDevices> {
     return this.w.call("getVmDevices", () => this.w.devices(this.w.get(vm, "VM", "RetrieveProperties")));
+  }
+
+  getVmToolsScript(vm: MoRef, key: string): Promise<VmToolsScript> {
+    return this.w.call("getVmToolsScript", () => {
+      const v = this.w.get(vm, "VM", "RetrieveProperties");
+      const value = v.file.extraConfig.get(key);
+      return { devices: this.w.devices(v), afterPowerOn: v.file.toolsAfterPowerOn, ...(value !== undefined ? { value } : {}) };
+    });
   }
 
   getVmsDevices(vms: readonly MoRef[]): Promise<Map<string, VmDevices>> {

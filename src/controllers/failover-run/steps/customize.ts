@@ -9,7 +9,7 @@ import type { GuestCustomization, NicIpSettings } from "../../../vsphere/vm-spec
 import { observedNics } from "../../common/guest-nics.js";
 import type { RunContext } from "../context.js";
 import { vmAtRecovery } from "./power.js";
-import { armGuestScript, byGuestScript } from "./guest-script.js";
+import { armGuestScript, byGuestScript, seenArmed } from "./guest-script.js";
 
 const live = (ctx: RunContext): VmRecord[] => ctx.vms.filter((v) => v.reip !== undefined && !v.auxiliary && v.state !== "Failed" && v.state !== "Skipped");
 
@@ -73,7 +73,7 @@ export const customizeGuests: BatchStep<RunContext, VmRecord> = {
       return v.ok ? { kind: "Done" } : { kind: "Failed", message: `${vm.name} is ${info.powerState} before its guest customization (${v.message}); power it off and run again` };
     }
     if (op?.state === "success") return { kind: "Done" };
-    if (byGuestScript(ctx, vm)) return { kind: "NeedsAct" }; // arming again sets the same values
+    if (byGuestScript(ctx, vm)) return seenArmed(ctx, vm, info.ref) ? { kind: "Done" } : { kind: "NeedsAct" }; // the act reads before it arms
     if (info.pendingCustomization) return { kind: "Done" };
     if (op?.state === "failure" && isFault(op.error, "CustomizationPending")) return { kind: "Done" };
     return { kind: "NeedsAct" };

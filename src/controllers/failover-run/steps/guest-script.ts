@@ -1,6 +1,7 @@
 import type { VmRecord, VmReip } from "../../../api/v1alpha1/index.js";
 import { completed, started } from "../../../engine/types.js";
 import type { ActResult, BatchStep, ItemObservation } from "../../../engine/types.js";
+import type { VmToolsScript } from "../../../vsphere/client.js";
 import type { VmInfo } from "../../../vsphere/types.js";
 import type { RunContext } from "../context.js";
 import { vmAtRecovery } from "./power.js";
@@ -21,20 +22,56 @@ export function guestScriptOf(r: VmReip): string {
 }
 
 /**
+ * What an act last read of a VM's script settings, by recovery-site VM, for the looks of the same
+ * pass (a look calls nothing): an act that finds the VM already so returns without a change, and
+ * the next look takes this read as the answer.
+ */
+const scriptReads = new WeakMap<RunContext, Map<string, VmToolsScript>>();
+const readOf = (ctx: RunContext, ref: VmInfo["ref"]): VmToolsScript | undefined => scriptReads.get(ctx)?.get(ref.value);
+
+async function readScript(ctx: RunContext, vm: VmRecord, ref: VmInfo["ref"]): Promise<VmToolsScript> {
+  const client = await ctx.vcenter(ctx.recoverySite(vm.group));
+  const now = await client.getVmToolsScript(ref, REIP_SCRIPT_KEY, ctx.signal);
+  const reads = scriptReads.get(ctx) ?? new Map<string, VmToolsScript>();
+  scriptReads.set(ctx, reads.set(ref.value, now));
+  return now;
+}
+
+/** Armed with these addresses: scripts on, the variable holds them, no NIC connected now or at boot. */
+const armed = (s: VmToolsScript, value: string): boolean => s.afterPowerOn && s.value === value && s.devices.nics.every((n) => !n.connected && !n.startConnected);
+/** Disarmed: scripts off, no variable, and (when asked) every NIC connected now and at boot. */
+const disarmed = (s: VmToolsScript, connect: boolean): boolean => !s.afterPowerOn && s.value === undefined && (!connect || s.devices.nics.every((n) => n.connected && n.startConnected));
+
+/** An act's read this pass shows the VM armed for its planned addresses. */
+export const seenArmed = (ctx: RunContext, vm: VmRecord, ref: VmInfo["ref"]): boolean => {
+  const r = readOf(ctx, ref);
+  return r !== undefined && armed(r, guestScriptOf(vm.reip!));
+};
+/** An act's read this pass shows the VM disarmed (connected, when asked). */
+export const seenDisarmed = (ctx: RunContext, ref: VmInfo["ref"], connect: boolean): boolean => {
+  const r = readOf(ctx, ref);
+  return r !== undefined && disarmed(r, connect);
+};
+
+/**
  * Arms the guest script before the first boot: every NIC disconnected (the guest must not show
  * up on the network with its old address), VMware Tools' power-on scripts on, the addresses in
- * the guest variable. One ReconfigVM; repeating it sets the same values.
+ * the guest variable. One ReconfigVM, and none when the VM reads so already (a repeat after a
+ * crash between the act and its checkpoint changes nothing).
  */
 export async function armGuestScript(ctx: RunContext, vm: VmRecord, ref: VmInfo["ref"]): Promise<ActResult> {
   const site = ctx.recoverySite(vm.group);
+  const value = guestScriptOf(vm.reip!);
+  const now = await readScript(ctx, vm, ref);
+  if (armed(now, value)) return completed;
   const client = await ctx.vcenter(site);
-  const devices = await client.getVmDevices(ref, ctx.signal);
   const t = await client.reconfigureVm(
     ref,
-    devices,
-    { nics: devices.nics.map((n) => ({ key: n.key, connected: false, startConnected: false })), toolsAfterPowerOn: true, extraConfig: [{ key: REIP_SCRIPT_KEY, value: guestScriptOf(vm.reip!) }] },
+    now.devices,
+    { nics: now.devices.nics.map((n) => ({ key: n.key, connected: false, startConnected: false })), toolsAfterPowerOn: true, extraConfig: [{ key: REIP_SCRIPT_KEY, value }] },
     ctx.signal,
   );
+  scriptReads.get(ctx)?.delete(ref.value);
   ctx.log.info({ vm: vm.name }, "Armed the guest's re-IP script for its first boot, NICs disconnected");
   return started({ system: "vsphere", endpoint: site.metadata.name, kind: "task", id: t.task.value, startedAt: new Date(ctx.now()).toISOString() });
 }
@@ -42,18 +79,23 @@ export async function armGuestScript(ctx: RunContext, vm: VmRecord, ref: VmInfo[
 /**
  * Disarms it once the guest shows its new addresses: NICs connected (now and at every boot), the
  * power-on scripts off and the variable removed, so the guest never re-addresses itself again
- * (the .vmx replicates: left on, it would apply these addresses at the other site too).
+ * (the .vmx replicates: left on, it would apply these addresses at the other site too). Nothing
+ * is called when the VM reads so already. Without `connect` (a VM that did not come up as
+ * planned) its NICs stay as they are, and a VM that holds no variable is left alone: its script
+ * has nothing to apply.
  */
 export async function disarmGuestScript(ctx: RunContext, vm: VmRecord, ref: VmInfo["ref"], connect: boolean): Promise<ActResult> {
   const site = ctx.recoverySite(vm.group);
+  const now = await readScript(ctx, vm, ref);
+  if (disarmed(now, connect) || (!connect && now.value === undefined)) return completed;
   const client = await ctx.vcenter(site);
-  const devices = await client.getVmDevices(ref, ctx.signal);
   const t = await client.reconfigureVm(
     ref,
-    devices,
-    { ...(connect ? { nics: devices.nics.map((n) => ({ key: n.key, connected: true, startConnected: true })) } : {}), toolsAfterPowerOn: false, extraConfig: [{ key: REIP_SCRIPT_KEY, value: "" }] },
+    now.devices,
+    { ...(connect ? { nics: now.devices.nics.map((n) => ({ key: n.key, connected: true, startConnected: true })) } : {}), toolsAfterPowerOn: false, extraConfig: [{ key: REIP_SCRIPT_KEY, value: "" }] },
     ctx.signal,
   );
+  scriptReads.get(ctx)?.delete(ref.value);
   ctx.log.info({ vm: vm.name, connect }, "Turned the guest's re-IP script off");
   return started({ system: "vsphere", endpoint: site.metadata.name, kind: "task", id: t.task.value, startedAt: new Date(ctx.now()).toISOString() });
 }
@@ -63,7 +105,7 @@ export async function disarmGuestScript(ctx: RunContext, vm: VmRecord, ref: VmIn
  * power-on scripts on or the variable set, whatever became of it: PowerOnVms disarms a VM once its
  * address shows; this catches the ones that failed or were skipped (their NICs stay disconnected:
  * their address is not the planned one) and a run resumed after a crash. Done when the inventory
- * shows the scripts off, or the disarm's task succeeded.
+ * shows the scripts off, an act's read finds no variable, or the disarm's task succeeded.
  */
 export const disarmGuestScripts: BatchStep<RunContext, VmRecord> = {
   kind: "batch",
@@ -79,7 +121,9 @@ export const disarmGuestScripts: BatchStep<RunContext, VmRecord> = {
     if (op?.state === "running") return { kind: "InProgress", pollAfterMs: 500 };
     if (op?.state === "success") return { kind: "Done" };
     const info = vmAtRecovery(ctx, vm);
-    return !info || info.toolsAfterPowerOn === false ? { kind: "Done" } : { kind: "NeedsAct" };
+    if (!info || info.toolsAfterPowerOn === false) return { kind: "Done" };
+    const r = readOf(ctx, info.ref);
+    return r && (disarmed(r, false) || r.value === undefined) ? { kind: "Done" } : { kind: "NeedsAct" };
   },
   async actItem(ctx, vm) {
     const info = vmAtRecovery(ctx, vm);

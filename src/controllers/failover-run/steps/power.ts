@@ -11,7 +11,7 @@ import { notReady } from "../readiness.js";
 import { verifyVmNics } from "../../../reip/plan.js";
 import { reipPlanOf } from "../reip.js";
 import { observedNics } from "../../common/guest-nics.js";
-import { byGuestScript, disarmGuestScript } from "./guest-script.js";
+import { byGuestScript, disarmGuestScript, seenDisarmed } from "./guest-script.js";
 
 /**
  * The questions this process answered, by VM (Site/ref → question id), until the VM is through:
@@ -108,7 +108,7 @@ export const powerOnVms: BatchStep<RunContext, VmRecord> = {
         // Re-addressed by its own script with its NICs disconnected: connected now, scripts off.
         if (byGuestScript(ctx, vm)) {
           if (op?.state === "running") return { kind: "InProgress", pollAfterMs: 500, message: "connecting its NICs, re-IP script off" };
-          if ((info.guestNics ?? []).some((n) => !n.connected)) return { kind: "NeedsAct" };
+          if ((info.guestNics ?? []).some((n) => !n.connected) && !seenDisarmed(ctx, info.ref, true)) return { kind: "NeedsAct" };
         }
       }
       vm.state = "Ready";
