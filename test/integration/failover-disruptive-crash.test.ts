@@ -27,7 +27,7 @@ const crashFile = join(scratchDir("crash-disruptive"), "crash-points");
 interface Truth {
   mutations: Record<string, number>;
   storageFaults: unknown[];
-  vms: { name: string; instanceUuid: string; powerState: string; folder: string; guestIp?: string; guestHostName?: string }[];
+  vms: { name: string; ref: string; instanceUuid: string; powerState: string; folder: string; guestIp?: string; guestHostName?: string; toolsAfterPowerOn: boolean; nics: { connected: boolean }[] }[];
 }
 const truth = (site: "site1" | "site2"): Promise<Truth> => w.lab.control<Truth>("GET", `/truth/sites/${site}/vcenter`);
 /** What changed since `before`, by object (the lab counts its own start-up registrations too). */
@@ -98,6 +98,8 @@ describe("a PlannedMigration, its Failback and its Reprotect survive the operato
     const runs: FailoverRun[] = [];
     let restarts = 0;
     for (const [name, type] of [["pm-crash", "PlannedMigration"], ["fb-crash", "Failback"], ["rp-crash", "Reprotect"]] as const) {
+      // Out by guest customization, home by the guests' own re-IP script (VMbook appendix B).
+      if (type === "Failback") await w.kube.mergePatch(ProtectionGroupType, { namespace: ns, name: "hr" }, { spec: { ipCustomization: { method: "GuestScript" } } });
       await w.kube.create(FailoverRunType, { metadata: { namespace: ns, name }, spec: { type, confirmation: type, protectionGroups: ["hr"], powerOn: { concurrency: 2 } } });
       const r = await throughCrashes(w, ns, name, 900_000);
       expect(findCondition(r.run.status?.conditions, "Succeeded"), `${name}: ${JSON.stringify(r.run.status?.steps)}`).toMatchObject({ status: "True" });
@@ -124,7 +126,9 @@ describe("a PlannedMigration, its Failback and its Reprotect survive the operato
     const [s1, s2] = [await truth("site1"), await truth("site2")];
     const [m1, m2] = [since(b1.mutations, s1.mutations), since(b2.mutations, s2.mutations)];
     const storage = await w.lab.control<Storage>("GET", "/truth/storage");
-    expect(changedTwice(m1)).toEqual([]);
+    // At Site 1 each VM is reconfigured three times, each once: its NICs onto Site1-LAN, its
+    // script armed, its script off with its NICs connected.
+    expect(changedTwice(m1).filter((k) => !k.startsWith("ReconfigVM "))).toEqual([]);
     expect(changedTwice(m2)).toEqual([]);
     for (const c of storage.clusters) expect(changedTwice(since(bs.clusters.find((x) => x.site === c.site)?.mutations ?? {}, c.mutations)), c.site).toEqual([]);
     expect(s1.storageFaults).toEqual([]);
@@ -133,9 +137,15 @@ describe("a PlannedMigration, its Failback and its Reprotect survive the operato
     expect(Object.keys(m2).filter((k) => k.startsWith("RegisterVM ")).length).toBe(hr.length);
     expect(Object.keys(m1).filter((k) => k.startsWith("RegisterVM ")).length).toBe(hr.length);
     expect(Object.keys(m1).filter((k) => k.startsWith("PowerOn ")).length).toBe(hr.length);
-    // Re-addressed once on the way out (20.1.1.x → 30.1.1.x) and once on the way home.
+    // Re-addressed once on the way out (20.1.1.x → 30.1.1.x, customized) and once on the way home (by script).
     expect(Object.keys(m2).filter((k) => k.startsWith("CustomizeVM ")).length).toBe(hr.length);
-    expect(Object.keys(m1).filter((k) => k.startsWith("CustomizeVM ")).length).toBe(hr.length);
+    expect(Object.keys(m1).filter((k) => k.startsWith("CustomizeVM "))).toEqual([]);
+    for (const v of hr) {
+      const home = s1.vms.find((x) => x.instanceUuid === v.instanceUuid)!;
+      expect(m1[`ReconfigVM ${home.ref}`], v.name).toBe(3);
+      expect(home.toolsAfterPowerOn, v.name).toBe(false);
+      expect(home.nics.every((x) => x.connected), v.name).toBe(true);
+    }
     for (const v of hr) {
       expect(v.guestIp, v.name).toMatch(/^20\.1\.1\./);
       expect(s1.vms.find((x) => x.instanceUuid === v.instanceUuid)?.guestIp, v.name).toBe(v.guestIp);
