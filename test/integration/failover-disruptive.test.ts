@@ -372,6 +372,31 @@ describe("Failback of Finance after Site 1 lost one of its volumes", () => {
   }, 600_000);
 });
 
+describe("A Test of HR that rehearses its re-IP by the guests' own script", () => {
+  it("re-addresses HR's copies on the isolated portgroup by script, connects them once the addresses show, turns the scripts off, and leaves Site 1 alone", async () => {
+    const hrAt1 = (await vms("site1")).filter((v) => v.folder.startsWith("Protection Group 1"));
+    await apply("test-hr-reip", { type: "Test", protectionGroups: ["hr"], reIp: true });
+    const r = await finished("test-hr-reip");
+    const s = r.status!;
+    expect(findCondition(s.conditions, "Succeeded"), JSON.stringify(s.vms?.map((v) => v.message))).toMatchObject({ status: "True" });
+    for (const step of ["CustomizeGuests", "PowerOnVms", "DisarmGuestScripts"]) expect(s.steps?.find((x) => x.name === step)?.state, step).toBe("Succeeded");
+    const truth2 = await w.lab.control<{ vms: (VmTruth & { toolsAfterPowerOn: boolean; ref: string })[]; mutations: Record<string, number> }>("GET", "/truth/sites/site2/vcenter");
+    const copies = truth2.vms.filter((v) => v.folder.startsWith("DR/Site1-Protection Group 1"));
+    expect(copies.map((v) => v.name).sort()).toEqual(hrAt1.map((v) => v.name).sort());
+    for (const v of copies) {
+      const source = hrAt1.find((x) => x.instanceUuid === v.instanceUuid)!;
+      expect(v.guestIp, v.name).toBe(atSite2(source.guestIp));
+      expect(v.nics.map((n) => [n.portgroup, n.connected]), v.name).toEqual(source.nics.map(() => ["Site2-Test-Isolated", true]));
+      expect(v.toolsAfterPowerOn, v.name).toBe(false);
+      expect(truth2.mutations[`CustomizeVM ${v.ref}`], v.name).toBeUndefined();
+    }
+    // Production kept its addresses.
+    for (const v of await vms("site1")) if (v.folder.startsWith("Protection Group 1")) expect(v.guestIp, v.name).toMatch(/^20\.1\.1\./);
+    await apply("cleanup-hr-reip", { type: "CleanupTest", testRun: "test-hr-reip" });
+    expect(findCondition((await finished("cleanup-hr-reip")).status?.conditions, "Succeeded")?.status).toBe("True");
+  }, 240_000);
+});
+
 describe("Disaster of HR with Site 1 cut off", () => {
   it("recovers HR at Site 2 from the last transferred snapshots without calling Site 1, and reports the recovery point", async () => {
     const hrAt1 = (await vms("site1")).filter((v) => v.folder.startsWith("Protection Group 1"));

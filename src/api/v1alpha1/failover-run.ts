@@ -95,7 +95,8 @@ export interface FailoverRunSpec {
   };
   /**
    * Apply the groups' IP customization rules (docs/reip.md): default on for PlannedMigration,
-   * Disaster and Failback; a Test refuses true (its VMs keep their addresses on the isolated network).
+   * Disaster and Failback; off for a Test, whose VMs keep their addresses on the isolated network
+   * unless true rehearses the failover's re-IP on the copies.
    */
   reIp?: boolean;
   /**

@@ -12,7 +12,7 @@ import { INVALID_IP_CUSTOMIZATION } from "../../reip/rules.js";
 
 /** The ordered steps of each run type (the engine runs them in this order). */
 export const STEPS: Readonly<Partial<Record<RunType, readonly string[]>>> = {
-  Test: ["ClaimGroups", "MakeRoom", "SelectSnapshots", "CloneVolumes", "PresentClones", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "IsolateNetworks", "PowerOnVms"],
+  Test: ["ClaimGroups", "MakeRoom", "SelectSnapshots", "CloneVolumes", "PresentClones", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "IsolateNetworks", "CustomizeGuests", "PowerOnVms", "DisarmGuestScripts"],
   CleanupTest: ["ClaimGroups", "PowerOffVms", "ReturnRoom", "UnregisterVms", "UnmountDatastores", "DetachDevices", "UnpresentClones", "DeleteClones", "RescanHosts", "VerifyClean", "ReleaseGroups"],
   PlannedMigration: [
     "ClaimGroups", "MakeRoom", "ShutdownProtectedVms", "VerifyProtectedOff", "FinalUpdate", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint",
@@ -88,7 +88,6 @@ const byName = (a: { metadata: { name: string } }, b: { metadata: { name: string
 export function planTest(i: PlanInput): PlanResult {
   const { run } = i;
   if (i.groups.length === 0) return refuse("InvalidSpec", run.spec.site !== undefined ? `no ProtectionGroup protects Site ${run.spec.site}` : "no ProtectionGroup selected");
-  if (run.spec.reIp === true) return refuse("InvalidSpec", "spec.reIp: a Test keeps its VMs' addresses on the isolated test network; re-IP is applied by PlannedMigration, Disaster and Failback");
   const volumes: VolumeRecord[] = [];
   const vms: VmRecord[] = [];
   const waves = new Map<number, Set<string>>();
@@ -146,12 +145,16 @@ export function planTest(i: PlanInput): PlanResult {
     if (g.spec.vmfsCopies === "Resignature" && records.some(([, r]) => r.placeholder)) {
       return refuse("InvalidSpec", `ProtectionGroup ${name} resignatures its VMFS copies but has pre-registered placeholders, which refer to the original signature: use vmfsCopies KeepSignature, or turn pre-registration off`);
     }
+    // A Test rehearses the failover's re-IP only when asked to (spec.reIp: true).
+    const reip = reipOn(run) ? groupReip(g, "failover", site) : undefined;
+    if (typeof reip === "string") return refuse(INVALID_IP_CUSTOMIZATION, reip);
     const mounted = new Set([...inv.datastores.values()].filter((d) => d.accessible).map((d) => d.name));
     for (const [uuid, r] of records) {
       for (const ds of r.datastores) {
         if (mounted.has(ds)) return refuse("ReplicaPresented", `datastore ${ds} of ProtectionGroup ${name} is already mounted at Site ${site.metadata.name}: a test or failover of it is in progress`);
       }
       if (!r.vmx) continue;
+      const addressing = vmReip(reip, r.name, r.guest);
       const pri = priorityOf(g, r.name);
       waves.set(pri.priority, (waves.get(pri.priority) ?? new Set()).add(pri.group ?? "(unprioritized)"));
       waveCounts.set(pri.priority, (waveCounts.get(pri.priority) ?? 0) + 1);
@@ -165,6 +168,7 @@ export function planTest(i: PlanInput): PlanResult {
         ...(pri.group !== undefined ? { priorityGroup: pri.group } : {}),
         wave: pri.priority,
         state: "Pending",
+        ...(addressing ? { reip: addressing } : {}),
       });
     }
   }

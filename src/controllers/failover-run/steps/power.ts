@@ -12,6 +12,7 @@ import { verifyVmNics } from "../../../reip/plan.js";
 import { reipPlanOf } from "../reip.js";
 import { observedNics } from "../../common/guest-nics.js";
 import { byGuestScript, disarmGuestScript, seenDisarmed } from "./guest-script.js";
+import { networkModeOf } from "./isolate.js";
 
 /**
  * The questions this process answered, by VM (Site/ref → question id), until the VM is through:
@@ -106,9 +107,12 @@ export const powerOnVms: BatchStep<RunContext, VmRecord> = {
         }
         vm.addresses = v.nics.flatMap((n) => n.observed);
         // Re-addressed by its own script with its NICs disconnected: connected now, scripts off.
+        // (A Test with networkMode Disconnected keeps them disconnected.)
         if (byGuestScript(ctx, vm)) {
           if (op?.state === "running") return { kind: "InProgress", pollAfterMs: 500, message: "connecting its NICs, re-IP script off" };
-          if ((info.guestNics ?? []).some((n) => !n.connected) && !seenDisarmed(ctx, info.ref, true)) return { kind: "NeedsAct" };
+          const connect = networkModeOf(ctx) !== "Disconnected";
+          const off = info.toolsAfterPowerOn === false && (!connect || (info.guestNics ?? []).every((n) => n.connected));
+          if (!off && !seenDisarmed(ctx, info.ref, connect)) return { kind: "NeedsAct" };
         }
       }
       vm.state = "Ready";
@@ -137,7 +141,7 @@ export const powerOnVms: BatchStep<RunContext, VmRecord> = {
       ctx.log.info({ vm: vm.name }, "Answered the moved-or-copied question with moved");
       return completed;
     }
-    if (info?.powerState === "poweredOn" && vm.reip && byGuestScript(ctx, vm)) return disarmGuestScript(ctx, vm, info.ref, true);
+    if (info?.powerState === "poweredOn" && vm.reip && byGuestScript(ctx, vm)) return disarmGuestScript(ctx, vm, info.ref, networkModeOf(ctx) !== "Disconnected");
     const t = await client.powerOn(ref, ctx.signal);
     if (t === "Done") return completed;
     return started({ system: "vsphere", endpoint: site.metadata.name, kind: "task", id: t.task.value, startedAt: new Date(ctx.now()).toISOString() });

@@ -4,6 +4,7 @@ import { planTest } from "../../../../src/controllers/failover-run/plan.js";
 import { failbackReip, groupReip, reipOn, vmReip } from "../../../../src/controllers/failover-run/reip.js";
 import { guestScriptOf } from "../../../../src/controllers/failover-run/steps/guest-script.js";
 import type { CompiledReip } from "../../../../src/reip/rules.js";
+import { InventoryIndex } from "../../../../src/sites/inventory-index.js";
 
 const RULE = { fromCidr: "20.1.1.0/24", toCidr: "30.1.1.0/24", gateway: "30.1.1.254", dns: ["30.1.1.5"] };
 
@@ -56,9 +57,25 @@ describe("re-IP in a run's plan", () => {
     expect(bySite?.nics[0]).toMatchObject({ action: "reassign", source: "rule", to: { ip: "20.1.1.50", gateway: "20.1.1.254" } });
   });
 
-  it("refuses a Test with spec.reIp: true before anything is looked at", () => {
-    const r = planTest({ run: run({ type: "Test", reIp: true }), groups: [group({ rules: [RULE] })], relationship: () => undefined, site: () => undefined, records: new Map(), recoveryInventory: () => undefined });
-    expect(r).toMatchObject({ ok: false, reason: "InvalidSpec", message: expect.stringContaining("spec.reIp") });
+  it("rehearses the failover's re-IP in a Test only when spec.reIp is true", () => {
+    const ready = { ...group({ rules: [RULE] }), status: { conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "", lastTransitionTime: "2026-12-04T06:00:00Z" }] } } as unknown as ProtectionGroup;
+    ready.spec.testPortgroup = "Site2-Test";
+    const inv = new InventoryIndex([{ kind: "Network", info: { ref: { type: "Network", value: "net-1" }, name: "Site2-Test" } }]);
+    const record = { name: "Fin-App1", protectedFolder: "PG2", shadowFolder: "DR/PG2", resourcePool: "", vmx: "[ds1] Fin-App1/Fin-App1.vmx", datastores: [], shadowed: true, guest: guest("20.1.1.50") };
+    const plan = (reIp?: boolean) =>
+      planTest({
+        run: run({ type: "Test", protectionGroups: ["finance"], ...(reIp !== undefined ? { reIp } : {}) }),
+        groups: [ready],
+        relationship: () => undefined,
+        site: (n) => ({ ...site(), metadata: { name: n } }),
+        records: new Map([["dr/finance", new Map([["uuid-1", record]])]]),
+        recoveryInventory: () => inv,
+      });
+    const on = plan(true);
+    expect(on.ok && on.vms[0]?.reip?.nics[0]).toMatchObject({ action: "reassign", to: { ip: "30.1.1.50", gateway: "30.1.1.254" } });
+    const off = plan();
+    expect(off.ok && off.vms[0]).toMatchObject({ name: "Fin-App1" });
+    expect(off.ok && off.vms[0]?.reip).toBeUndefined();
   });
 });
 
