@@ -66,11 +66,12 @@ demo-tools: # only what the demo runs
 	@for t in $(DEMO_TOOLS); do hack/ensure-tool.sh $$t >/dev/null; done
 
 # Debian packages the integration tier needs: BIND's named and dig, for the DNS update tests
-# (test/integration/dns-bind.test.ts). Installed with apt-get when missing; instant when present.
-TEST_DEBS := bind9 bind9-dnsutils
+# (test/integration/dns-bind.test.ts); headless Chromium, which loads the HTML report
+# (test/integration/report-browser.test.ts). Installed with apt-get when missing; instant when present.
+TEST_DEBS := bind9 bind9-dnsutils chromium-headless-shell
 
 .PHONY: debs
-debs: ## Install the Debian packages the integration tests need (bind9, bind9-dnsutils) when missing
+debs: ## Install the Debian packages the integration tests need (bind9, bind9-dnsutils, chromium-headless-shell) when missing
 	@hack/ensure-deb.sh $(TEST_DEBS)
 
 .PHONY: test-unit

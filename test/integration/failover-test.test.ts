@@ -131,6 +131,13 @@ describe("DR test of HR, then its cleanup (real kube-apiserver, lab, operator pr
     const byName = new Map(s.vms!.map((v) => [v.name, v]));
     const dbReady = Date.parse(byName.get("HR Database")!.readyAt!);
     for (const v of s.vms!.filter((x) => x.priorityGroup === "apps")) expect(Date.parse(v.poweredOnAt!)).toBeGreaterThanOrEqual(dbReady);
+    // Each VM's phases are recorded in the order they happened (what the report's timeline draws).
+    for (const v of s.vms!) {
+      const times = [v.registeredAt, v.configuredAt, v.poweredOnAt, v.readyAt].map((t) => Date.parse(t ?? ""));
+      expect(times.every(Number.isFinite), v.name).toBe(true);
+      expect([...times].sort((a, b) => a - b)).toEqual(times);
+      expect(times[0]).toBeGreaterThanOrEqual(Date.parse(s.startedAt!));
+    }
     // Production: relationships untouched, Site 1 unchanged.
     expect(await relStates()).toEqual(relationships.map(() => "snapmirrored"));
     expect(await site1Fingerprint()).toBe(site1Before);

@@ -184,6 +184,9 @@ export interface VmRecord {
   devicesChanged?: number;
   /** The portgroup its NICs connect to (or "disconnected"). */
   network?: string;
+  /** When the VM was seen registered at the recovery site, and when its devices were seen as the run wants them (the report's timeline). */
+  registeredAt?: string;
+  configuredAt?: string;
   poweredOnAt?: string;
   /** The "moved or copied" question, answered for this VM ("moved": UUIDs kept). */
   questionAnswered?: string;
@@ -492,6 +495,8 @@ export const vmRecordSchema: JSONSchemaType<VmRecord> = {
     registeredAs: optional({ type: "string", maxLength: 64 }),
     devicesChanged: optional({ type: "integer", minimum: 0 }),
     network: optional({ type: "string", maxLength: 255 }),
+    registeredAt: optional(timestamp),
+    configuredAt: optional(timestamp),
     poweredOnAt: optional(timestamp),
     questionAnswered: optional({ type: "string", maxLength: 64 }),
     readyAt: optional(timestamp),

@@ -1,9 +1,10 @@
-import { FailoverRunType } from "../../api/v1alpha1/index.js";
-import type { FailoverRun, VmRecord } from "../../api/v1alpha1/index.js";
+import { FailoverRunType, ReplicationRelationshipType } from "../../api/v1alpha1/index.js";
+import type { FailoverRun, ReplicationRelationship, VmRecord } from "../../api/v1alpha1/index.js";
 import { ConfigMapType } from "../../controllers/protection-group/records.js";
 import type { ConfigMap } from "../../controllers/protection-group/records.js";
 import { CliError, EXIT, UsageError } from "../command.js";
 import type { Command } from "../command.js";
+import { renderHtmlReport } from "../report/html.js";
 import { renderReport } from "../report/render.js";
 import type { ReportInput } from "../report/render.js";
 import { loadManifests } from "../validate/load.js";
@@ -20,21 +21,24 @@ function vmsOf(run: FailoverRun, shards: (name: string) => ConfigMap | undefined
 
 export const reportCommand: Command = {
   name: "report",
-  summary: "a FailoverRun as a Markdown report: outcome, RTO, recovery point, steps, VMs, problems, cleanup",
+  summary: "a FailoverRun as a Markdown or HTML report: outcome, RTO, recovery point, timeline, steps, VMs, problems, cleanup",
   usage: "vmdr report [flags] <failover-run>",
   description: [
     "What a run did, for the people who review DR tests and failovers: its outcome, who created it and",
     "when, the RTO and the data-loss window, every step with its duration and message, every VM with",
     "its wave, state and times from the start of the run, the problems, and what a cleanup removed",
-    "and verified gone. Reads the cluster (get only), or a saved run with -f (kubectl get fr NAME -o",
-    "yaml; for a large run also its ConfigMaps). Output: Markdown, or the run and its VMs as JSON.",
+    "and verified gone; the recovery point against the relationships' RPO. Reads the cluster (get",
+    "only), or a saved run with -f (kubectl get fr NAME -o yaml; for a large run also its ConfigMaps,",
+    "and the relationships for their RPO). Output: Markdown; a self-contained HTML page (no scripts,",
+    "nothing loaded from elsewhere) with a timeline of every step and every VM's register,",
+    "reconfigure, power-on and boot by wave, the RTO marked; or the run and its VMs as JSON.",
   ].join("\n"),
   kube: true,
   flags: [
-    { name: "output", short: "o", value: "FORMAT", help: "output format", default: "markdown", choices: ["markdown", "json"] },
+    { name: "output", short: "o", value: "FORMAT", help: "output format", default: "markdown", choices: ["markdown", "html", "json"] },
     { name: "filename", short: "f", value: "PATH", help: "read the run from files or directories (- for standard input) instead of the cluster", repeatable: true },
   ],
-  examples: ["vmdr report -n dr test-hr-2026-12 > test-hr-2026-12.md", "kubectl get fr test-hr -n dr -o yaml | vmdr report -f - test-hr"],
+  examples: ["vmdr report -n dr test-hr-2026-12 > test-hr-2026-12.md", "vmdr report -n dr -o html test-hr-2026-12 > test-hr-2026-12.html", "kubectl get fr test-hr -n dr -o yaml | vmdr report -f - test-hr"],
   async run(ctx, args) {
     const [name, ...extra] = args.positionals;
     if (!name) throw new UsageError("name the FailoverRun");
@@ -46,7 +50,8 @@ export const reportCommand: Command = {
       const runs = objs.filter((o): o is FailoverRun => o.kind === "FailoverRun" && o.metadata.name === name);
       if (runs.length !== 1) throw new CliError(runs.length ? `FailoverRun ${name} is in the files ${runs.length} times: give one` : `no FailoverRun ${name} in the given files`);
       const run = runs[0]!;
-      input = { run, vms: vmsOf(run, (n) => objs.find((o): o is ConfigMap => o.kind === "ConfigMap" && o.metadata.name === n && o.metadata.namespace === run.metadata.namespace)) };
+      const relationships = (objs as unknown as ReplicationRelationship[]).filter((o) => o.kind === "ReplicationRelationship");
+      input = { run, relationships, vms: vmsOf(run, (n) => objs.find((o): o is ConfigMap => o.kind === "ConfigMap" && o.metadata.name === n && o.metadata.namespace === run.metadata.namespace)) };
     } else {
       const kube = await ctx.kube();
       const namespace = await ctx.namespace();
@@ -57,10 +62,15 @@ export const reportCommand: Command = {
         const cm = await kube.get(ConfigMapType, { namespace, name: s.name });
         if (cm) shards.set(s.name, cm);
       }
-      input = { run, vms: vmsOf(run, (n) => shards.get(n)) };
+      const relationships: ReplicationRelationship[] = [];
+      for (const name of new Set((run.status?.recoveryPoints ?? []).map((p) => p.relationship))) {
+        const rr = await kube.get(ReplicationRelationshipType, { namespace, name });
+        if (rr) relationships.push(rr);
+      }
+      input = { run, relationships, vms: vmsOf(run, (n) => shards.get(n)) };
     }
     if (args.str("output") === "json") ctx.stdout.write(`${JSON.stringify({ run: input.run, vms: input.vms }, null, 2)}\n`);
-    else ctx.stdout.write(renderReport(input));
+    else ctx.stdout.write(args.str("output") === "html" ? renderHtmlReport(input) : renderReport(input));
     return EXIT.ok;
   },
 };

@@ -1,11 +1,13 @@
 import { findCondition } from "../../api/v1alpha1/index.js";
-import type { FailoverRun, VmRecord } from "../../api/v1alpha1/index.js";
+import type { FailoverRun, ReplicationRelationship, VmRecord } from "../../api/v1alpha1/index.js";
 import type { StepRecord } from "../../api/v1alpha1/steps.js";
+import { parseDuration } from "../../util/duration.js";
 
-/** A run and its per-VM records (from status.vms, or its shards). */
+/** A run and its per-VM records (from status.vms, or its shards), and the relationships it recovered (for their RPOs), when known. */
 export interface ReportInput {
   readonly run: FailoverRun;
   readonly vms: readonly VmRecord[];
+  readonly relationships?: readonly ReplicationRelationship[];
 }
 
 const ms = (iso: string | undefined): number | undefined => (iso ? Date.parse(iso) : undefined);
@@ -34,8 +36,57 @@ function creator(run: FailoverRun): string | undefined {
   return mf?.find((m) => m.operation === "Create" || m.operation === "Apply")?.manager ?? mf?.[0]?.manager;
 }
 
-function stepRows(steps: readonly StepRecord[]): (string | number | undefined)[][] {
+export function stepRows(steps: readonly StepRecord[]): (string | number | undefined)[][] {
   return steps.map((s) => [s.name, s.state, s.startedAt ?? "", duration(s.startedAt, s.completedAt), s.attempts, s.message ?? ""]);
+}
+
+/** The run's facts at a glance, as label/value pairs (both reports' first table). */
+export function summaryRows({ run, vms, relationships }: ReportInput): [string, string][] {
+  const s = run.status ?? {};
+  const ok = findCondition(s.conditions, "Succeeded");
+  const outcome = ok ? `${ok.status === "True" ? "succeeded" : ok.status === "False" ? "failed" : "in progress"} (${ok.reason}): ${ok.message ?? ""}` : "not started";
+  const rows: [string, string][] = [
+    ["Outcome", outcome],
+    ["Groups", (s.plan?.groups ?? run.spec.protectionGroups ?? []).join(", ") || (run.spec.site ? `every group of Site ${run.spec.site}` : "")],
+    ["Created", `${run.metadata.creationTimestamp ?? ""}${creator(run) ? ` by ${creator(run)}` : ""}`],
+    ["Started / completed", `${s.startedAt ?? "—"} / ${s.completedAt ?? "—"} (${duration(s.startedAt, s.completedAt) || "—"})`],
+    ["RTO", s.rtoSeconds !== undefined ? `${s.rtoSeconds.toFixed(1)} s (from the start of the run to the last VM ready)` : "—"],
+    ["Data-loss window", s.dataLossWindowSeconds !== undefined ? `${s.dataLossWindowSeconds} s (now minus the oldest snapshot recovered from, when it was recorded)` : "—"],
+  ];
+  const point = recoveryPoint(run, relationships);
+  if (point) rows.push(["Recovery point", point]);
+  rows.push(["VMs", vmSummary(vms)]);
+  if (s.testRun) rows.push(["Cleans up", s.testRun]);
+  return rows;
+}
+
+/**
+ * The oldest snapshot the run recovered from, its age when the run started (a failover: the data
+ * lost; a Test: how old the rehearsed copy was), against the strictest RPO of its relationships.
+ */
+function recoveryPoint(run: FailoverRun, relationships: readonly ReplicationRelationship[] | undefined): string | undefined {
+  const s = run.status ?? {};
+  const times = (s.recoveryPoints ?? []).map((p) => ({ p, t: Date.parse(p.createTime ?? "") })).filter((x) => Number.isFinite(x.t));
+  if (!times.length) return undefined;
+  const oldest = times.reduce((a, b) => (b.t < a.t ? b : a));
+  const start = Date.parse(s.startedAt ?? "");
+  const age = Number.isFinite(start) ? Math.max(0, (start - oldest.t) / 1000) : undefined;
+  let text = `${oldest.p.createTime ?? ""} (${oldest.p.snapshot}${age !== undefined ? `, ${age.toFixed(0)} s old at the start` : ""})`;
+  const rpos = (s.recoveryPoints ?? [])
+    .map((p) => relationships?.find((r) => r.metadata.name === p.relationship && r.metadata.namespace === run.metadata.namespace))
+    .filter((r): r is ReplicationRelationship => r !== undefined)
+    .flatMap((r) => {
+      try {
+        return [{ text: r.spec.rpo, seconds: parseDuration(r.spec.rpo) / 1000 }];
+      } catch {
+        return []; // a saved relationship with a malformed RPO: no objective to compare with
+      }
+    });
+  if (rpos.length && age !== undefined) {
+    const strictest = rpos.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+    text += `; RPO ${strictest.text}: ${age <= strictest.seconds ? "met" : "MISSED"}`;
+  }
+  return text;
 }
 
 /**
@@ -43,29 +94,13 @@ function stepRows(steps: readonly StepRecord[]): (string | number | undefined)[]
  * the RTO and recovery point; every step and every VM with its times; the problems; what a cleanup
  * removed and verified. Pure: the same run gives the same text.
  */
-export function renderReport({ run, vms }: ReportInput): string {
+export function renderReport(input: ReportInput): string {
+  const { run, vms } = input;
   const s = run.status ?? {};
-  const ok = findCondition(s.conditions, "Succeeded");
   const ns = run.metadata.namespace ?? "";
   const out: string[] = [];
   out.push(`# FailoverRun ${ns}/${run.metadata.name}: ${run.spec.type}`, "");
-  const outcome = ok ? `${ok.status === "True" ? "succeeded" : ok.status === "False" ? "failed" : "in progress"} (${ok.reason}): ${ok.message ?? ""}` : "not started";
-  out.push(
-    table(
-      ["", ""],
-      [
-        ["Outcome", outcome],
-        ["Groups", (s.plan?.groups ?? run.spec.protectionGroups ?? []).join(", ") || (run.spec.site ? `every group of Site ${run.spec.site}` : "")],
-        ["Created", `${run.metadata.creationTimestamp ?? ""}${creator(run) ? ` by ${creator(run)}` : ""}`],
-        ["Started / completed", `${s.startedAt ?? "—"} / ${s.completedAt ?? "—"} (${duration(s.startedAt, s.completedAt) || "—"})`],
-        ["RTO", s.rtoSeconds !== undefined ? `${s.rtoSeconds.toFixed(1)} s (from the start of the run to the last VM ready)` : "—"],
-        ["Data-loss window", s.dataLossWindowSeconds !== undefined ? `${s.dataLossWindowSeconds} s (now minus the oldest snapshot recovered from, when it was recorded)` : "—"],
-        ["VMs", vmSummary(vms)],
-        ...(s.testRun ? [["Cleans up", s.testRun]] : []),
-      ],
-    ),
-    "",
-  );
+  out.push(table(["", ""], summaryRows(input)), "");
   if (s.steps?.length) out.push("## Steps", "", table(["step", "state", "started", "took", "attempts", "message"], stepRows(s.steps)), "");
   if (s.cleanupSteps?.length) out.push("## Its own cleanup", "", table(["step", "state", "started", "took", "attempts", "message"], stepRows(s.cleanupSteps)), "");
   if (s.recoveryPoints?.length) {

@@ -4,7 +4,10 @@ import { runCli } from "../../../src/cli/app.js";
 import type { CliIo } from "../../../src/cli/app.js";
 import { EXIT } from "../../../src/cli/command.js";
 import { duration, renderReport } from "../../../src/cli/report/render.js";
+import { renderHtmlReport } from "../../../src/cli/report/html.js";
+import { MAX_VM_ROWS, timelineOf } from "../../../src/cli/report/timeline.js";
 import { REPO_ROOT } from "../../harness/processes.js";
+import { reportRun } from "../../harness/report-run.js";
 
 const T0 = "2026-12-01T10:00:00Z";
 const at = (s: number): string => new Date(Date.parse(T0) + s * 1000).toISOString();
@@ -85,5 +88,66 @@ describe("vmdr report renders a run for the people who review it", () => {
     out = "";
     expect(await runCli(["report", "-f", "-", "other"], io)).not.toBe(EXIT.ok);
     expect(err).toContain("no FailoverRun other in the given files");
+  });
+});
+
+describe("the HTML report and its timeline", () => {
+  it("lays each VM's register, reconfigure, power-on and boot end to end, a wave's power-ons after the last VM of the waves before is ready", () => {
+    const { run, vms } = reportRun(12);
+    const tl = timelineOf(run, vms);
+    expect(tl.steps.map((s) => s.label)).toEqual(run.status!.steps!.map((s) => s.name));
+    expect(tl.waves.map((w) => w.rows.length)).toEqual([3, 3, 6]);
+    const first = tl.waves[0]!.rows[0]!;
+    expect(first.bars.map((b) => b.kind)).toEqual(["register", "configure", "power-on", "boot"]);
+    // A phase starts when the one before it ended or when the step doing it started, whichever is later.
+    const stepFrom = (name: string): number => tl.steps.find((s) => s.label === name)!.bars[0]!.from;
+    expect(first.bars[0]!.from).toBeCloseTo(stepFrom("RegisterVms"));
+    expect(first.bars[1]!.from).toBeCloseTo(Math.max(first.bars[0]!.to, stepFrom("IsolateNetworks")));
+    expect(first.bars[2]!.from).toBeCloseTo(Math.max(first.bars[1]!.to, tl.waves[0]!.start!));
+    expect(first.bars[3]!.from).toBeCloseTo(first.bars[2]!.to);
+    const lastReadyOfWave1 = Math.max(...tl.waves[0]!.rows.flatMap((r) => r.bars.filter((b) => b.kind === "boot").map((b) => b.to)));
+    expect(tl.waves[1]!.start).toBeCloseTo(lastReadyOfWave1);
+    expect(tl.waves[1]!.rows.every((r) => r.bars.find((b) => b.kind === "power-on")!.from >= lastReadyOfWave1)).toBe(true);
+    // The failed VM has no boot bar and is marked.
+    const failed = tl.waves[0]!.rows[2]!;
+    expect(failed.bars.map((b) => b.kind)).toEqual(["register", "configure", "power-on"]);
+    expect(failed.problem).toContain("VMware Tools did not start");
+    expect(tl.rto).toBe(run.status!.rtoSeconds);
+    expect(tl.end).toBeCloseTo(run.status!.rtoSeconds!);
+  });
+
+  it("draws one bar per recorded phase and step, marks the RTO, escapes names, and loads nothing from elsewhere", () => {
+    const { run, vms, relationships } = reportRun(12);
+    vms[0]!.name = `<script>alert("x")</script>`;
+    const html = renderHtmlReport({ run, vms, relationships });
+    expect(html).toMatch(/^<!doctype html>/);
+    const svg = html.slice(html.indexOf("<svg"), html.indexOf("</svg>"));
+    const bars = (svg.match(/<rect /g) ?? []).length;
+    const drawnSteps = run.status!.steps!.length;
+    const phases = vms.reduce((n, v) => n + [v.registeredAt, v.configuredAt, v.poweredOnAt, v.readyAt].filter(Boolean).length, 0);
+    expect(bars).toBe(drawnSteps + phases);
+    expect(svg).toContain(`RTO ${run.status!.rtoSeconds!.toFixed(1)} s`);
+    expect(svg).toContain("Wave 2: applications (3 VMs)");
+    expect(html).not.toMatch(/<script/i);
+    expect(html).toContain("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;");
+    expect(html.replace('xmlns="http://www.w3.org/2000/svg"', "")).not.toMatch(/https?:\/\/|src=|<link/);
+    expect(html).toContain("RPO 15m: met");
+  });
+
+  it("shows a run of more VMs than a page holds as one row per wave", () => {
+    const { run, vms } = reportRun(MAX_VM_ROWS + 1);
+    const tl = timelineOf(run, vms);
+    expect(tl.summarized).toBe(true);
+    expect(tl.waves.map((w) => w.rows.length)).toEqual([1, 1, 1]);
+    expect(tl.waves[0]!.rows[0]!.problem).toBe("1 failed or skipped");
+    expect(renderHtmlReport({ run, vms }).match(/<rect /g)?.length).toBe(run.status!.steps!.length + 3 * 4);
+  });
+
+  it("says when a recovery point was older than the strictest RPO of its relationships", () => {
+    const { run, vms, relationships } = reportRun(2);
+    expect(renderReport({ run, vms, relationships })).toContain("| Recovery point | 2026-12-01T09:55:00Z (snapmirror.x_1.2026-12-01_095500, 300 s old at the start); RPO 15m: met |");
+    const strict = relationships.map((r) => ({ ...r, spec: { ...r.spec, rpo: "1m" } }));
+    expect(renderReport({ run, vms, relationships: strict })).toContain("RPO 1m: MISSED");
+    expect(renderReport({ run, vms })).toContain("300 s old at the start) |");
   });
 });

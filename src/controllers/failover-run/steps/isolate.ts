@@ -13,6 +13,13 @@ const devicesOf = new WeakMap<RunContext, Map<string, VmDevices>>();
 const switchUuids = new Map<string, string>();
 
 const DISCONNECTED = "disconnected";
+
+/** Registered → Configured, with the time for the report's timeline. */
+function configured(ctx: RunContext, vm: VmRecord): void {
+  if (vm.state !== "Registered") return;
+  vm.state = "Configured";
+  vm.configuredAt = new Date(ctx.now()).toISOString();
+}
 const MEDIA_IMAGES = /IsoBackingInfo|ImageBackingInfo/;
 
 /** The portgroup a recovered NIC was on at the protected site (its backing still names it). */
@@ -110,7 +117,7 @@ export const isolateNetworks: BatchStep<RunContext, VmRecord> = {
     if (op?.state === "running") return { kind: "InProgress", pollAfterMs: 500 };
     if (op?.state === "success" && vm.network !== undefined) {
       // vCenter applied the whole change (NICs and media) or none of it: its task's success is the world's answer.
-      if (vm.state === "Registered") vm.state = "Configured";
+      configured(ctx, vm);
       return { kind: "Done" };
     }
     const site = ctx.recoverySite(vm.group).metadata.name;
@@ -120,7 +127,7 @@ export const isolateNetworks: BatchStep<RunContext, VmRecord> = {
     const targets = d.nics.map((n) => targetName(ctx, vm, n));
     if (d.nics.every((n, i) => onTarget(ctx, vm, n, targets[i]!)) && mediaClean(d)) {
       vm.network = [...new Set(targets)].join(",") || "none";
-      if (vm.state === "Registered") vm.state = "Configured";
+      configured(ctx, vm);
       return { kind: "Done" };
     }
     return { kind: "NeedsAct" };

@@ -45,7 +45,10 @@ export const registerVms: BatchStep<RunContext, VmRecord> = {
       if (there.connectionState !== undefined && there.connectionState !== "connected") {
         return { kind: "InProgress", pollAfterMs: 1_000, message: `${vm.name} is ${there.connectionState}` };
       }
-      if (vm.state === "Pending") vm.state = "Registered";
+      if (vm.state === "Pending") {
+        vm.state = "Registered";
+        vm.registeredAt = new Date(ctx.now()).toISOString();
+      }
       return { kind: "Done" };
     }
     if (made) return { kind: "InProgress", pollAfterMs: 500, message: "waiting for the inventory to show the new VM" };
