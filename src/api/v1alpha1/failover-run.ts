@@ -76,6 +76,11 @@ export interface CapacityReport {
 export type NetworkMode = "Isolated" | "Mapped" | "Disconnected";
 
 export interface FailoverRunSpec {
+  /**
+   * The operation: Test (a copy at the recovery site, production untouched) and CleanupTest;
+   * PlannedMigration (shut down, last update, move) and Disaster (the protected site is lost);
+   * Failback (home again) and Reprotect (replication protected → recovery again).
+   */
   type: RunType;
   /** The ProtectionGroups (same namespace) this run acts on... */
   protectionGroups?: string[];
@@ -85,8 +90,9 @@ export interface FailoverRunSpec {
   testRun?: string;
   /** Where recovered NICs connect: Isolated (test portgroup), Mapped (network mappings), Disconnected. */
   networkMode?: NetworkMode;
+  /** How the recovered VMs are started. */
   powerOn?: {
-    /** VMs powered on at once. */
+    /** vCenter operations in flight at once in each per-VM step (registrations, reconfigurations, power-ons). */
     concurrency?: number;
     /** Priority follows the groups' priority order; AllAtOnce ignores it. */
     order?: "Priority" | "AllAtOnce";
@@ -110,9 +116,19 @@ export interface FailoverRunSpec {
    * (a folder below the datacenter's VM folder, a resource pool below the recovery cluster). The
    * groups' shadow trees when omitted (the pre-registered placeholders are reused there).
    */
-  testLocation?: { folder?: string; resourcePool?: string };
+  testLocation?: {
+    /** A folder path below the datacenter's VM folder, e.g. "DR-Tests/2026-12". */
+    folder?: string;
+    /** A resource pool path below the recovery cluster's root pool. */
+    resourcePool?: string;
+  };
   /** PlannedMigration: how the protected site's VMs are stopped (guest shutdown, then power-off only if allowed). */
-  shutdown?: { timeout?: string; powerOffAfterTimeout?: boolean };
+  shutdown?: {
+    /** How long a guest shutdown may take (e.g. "5m"). */
+    timeout?: string;
+    /** Power off a VM whose guest has not shut down within the timeout; otherwise the run fails before anything is broken. */
+    powerOffAfterTimeout?: boolean;
+  };
   /** How long a SnapMirror quiesce may wait for a running transfer before the step fails with that reason. */
   quiesceTimeout?: string;
   /** Failback: create (and initialize) a protected-site volume that no longer exists. */

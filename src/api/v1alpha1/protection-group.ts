@@ -42,22 +42,29 @@ export interface ShadowLayout {
 }
 
 export interface NetworkMapping {
+  /** A portgroup at the protected site, by name. */
   protectedPortgroup: string;
+  /** Where its NICs connect at the recovery site after a failover (and back, after a failback). */
   recoveryPortgroup: string;
   /** Where this network's NICs go during a DR test; the group's testPortgroup when omitted. */
   testPortgroup?: string;
 }
 
 export interface IpRule {
+  /** A guest address in this network... */
   fromCidr: string;
+  /** ...gets the same host part in this one (docs/reip.md). */
   toCidr: string;
+  /** The default gateway at the recovery site; the Site network's gateway when omitted. */
   gateway?: string;
+  /** The DNS servers at the recovery site; the Site network's when omitted. */
   dns?: string[];
 }
 
 export interface NicOverride {
   /** NIC position in the VM (0 = first). */
   index: number;
+  /** The address this NIC gets at the recovery site. */
   ip: string;
   prefixLength: number;
   gateway?: string;
@@ -67,11 +74,14 @@ export interface NicOverride {
 export interface Readiness {
   /** Wait for the VMware Tools heartbeat (default true). */
   toolsHeartbeat?: boolean;
+  /** And a TCP connection to this port of the guest's address succeeds. */
   tcp?: { port: number };
+  /** And an HTTP GET of the guest's address answers with a status below 400. */
   http?: { port: number; path?: string; scheme?: "http" | "https" };
 }
 
 export interface PriorityGroup {
+  /** Its name, for dependsOn and the run's records. */
   name: string;
   /** Lower starts first. */
   priority: number;
@@ -79,20 +89,33 @@ export interface PriorityGroup {
   vms: string[];
   /** Other priority groups that must be ready first. */
   dependsOn?: string[];
+  /** When its VMs count as ready; the group's defaultReadiness when omitted. */
   readiness?: Readiness;
+  /** How long each of its VMs may take to become ready; the run's vmTimeout when omitted. */
   timeout?: string;
 }
 
 export type ReipMethod = "GuestCustomization" | "GuestScript";
 
 export interface ProtectionGroupSpec {
+  /** The Site the VMs run at in normal operation. */
   protectedSiteRef: string;
+  /** The Site they recover to. */
   recoverySiteRef: string;
   /** ReplicationRelationships (same namespace) whose destination volumes carry this group's datastores. */
   replicationRefs: string[];
   /** Which VMs the group protects: those under a folder (recursively) and/or matching names. */
-  vms: { folder?: string; namePatterns?: string[]; excludeNames?: string[] };
+  vms: {
+    /** A VM folder path at the protected site; its VMs and those of its subfolders. */
+    folder?: string;
+    /** VM names or glob patterns (e.g. "HR-*"). */
+    namePatterns?: string[];
+    /** VM names or patterns left out. */
+    excludeNames?: string[];
+  };
+  /** Where the recovery site's shadow inventory (folders, resource pools, placeholders) lives. */
   shadow: ShadowLayout;
+  /** Which recovery portgroup each protected portgroup's NICs move to. */
   networkMappings?: NetworkMapping[];
   /** The isolated portgroup at the recovery site used for DR tests. */
   testPortgroup?: string;

@@ -14,14 +14,18 @@ export interface VolumeEndpoint {
   controller?: string;
   /** The SVM; the controller's SVM when omitted. */
   svm?: string;
+  /** The FlexVol volume, by name. */
   volume: string;
 }
 
 export type DesiredReplicationState = "Mirrored" | "Paused" | "BrokenOff";
 
 export interface ReplicationRelationshipSpec {
+  /** The protected volume (the datastore's). */
   source: VolumeEndpoint;
+  /** The replica (a DP volume, usually named <source>_SM). */
   destination: VolumeEndpoint;
+  /** The SnapMirror policy. */
   policy?: {
     /** Async (SnapMirror) or Sync (SnapMirror Synchronous). */
     type?: "Async" | "Sync";
@@ -34,6 +38,7 @@ export interface ReplicationRelationshipSpec {
   updateInterval?: string;
   /** The recovery point objective: lag beyond this is an RPO breach (e.g. "1h"). */
   rpo: string;
+  /** Mirrored keeps it replicating (resyncing one that was broken off); Paused quiesces it; BrokenOff makes the replica writable. */
   desiredState?: DesiredReplicationState;
   /** Forward replicates source → destination; Reverse replicates destination → source (after a failover). */
   direction?: "Forward" | "Reverse";
