@@ -2,7 +2,9 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProtectionGroupType, ReplicationRelationshipType, findCondition } from "../../src/api/v1alpha1/index.js";
+import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, findCondition } from "../../src/api/v1alpha1/index.js";
+import type { PlanView } from "../../src/cli/plan/render.js";
+import { STEPS } from "../../src/controllers/failover-run/plan.js";
 import type { MapModel } from "../../src/cli/map/model.js";
 import { UNPRIVILEGED_TOKEN } from "../harness/control-plane.js";
 import { runVmdr } from "../harness/cli.js";
@@ -32,6 +34,7 @@ beforeAll(async () => {
       replicationRefs: ["rg1fv1", "rg1fv2"],
       vms: { folder: "Protection Group 1" },
       shadow: { rootFolder: "DR-virtual machines", folderNameMapping: { prefix: "Site1-" }, resourcePool: "Site1-HRServers" },
+      testPortgroup: "Site2-Test-Isolated",
     },
   });
   w.startOperator();
@@ -50,6 +53,67 @@ const map = async (...args: string[]): Promise<MapModel> => {
   expect(r.code).toBe(0);
   return JSON.parse(r.stdout) as MapModel;
 };
+
+// vmdr plan before the map tests below add a VM HR does not replicate (which makes HR not Ready).
+describe("vmdr plan (the plan of a FailoverRun, by the operator's own planning code)", () => {
+  const runFile = (name: string, spec: object): string => {
+    const file = join(scratchDir("plan"), `${name}.yaml`);
+    writeFileSync(file, JSON.stringify({ apiVersion: "dr.vmdr.io/v1alpha1", kind: "FailoverRun", metadata: { name }, spec }));
+    return file;
+  };
+  const plan = async (args: string[], code = 0): Promise<PlanView> => {
+    const r = await runVmdr(["plan", "-o", "json", ...args]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(code);
+    return JSON.parse(r.stdout) as PlanView;
+  };
+  const test = (): string => runFile("test-hr", { type: "Test", protectionGroups: ["hr"] });
+  let cluster: PlanView;
+
+  it("plans a Test of HR with the operator's dry run at the cluster, and leaves no run behind and no group held", async () => {
+    cluster = await plan(["--kubeconfig", w.cp.kubeconfigPath, "-n", ns, test()]);
+    if (!cluster.outcome.ok) throw new Error(`refused: ${cluster.outcome.message}`);
+    expect(cluster.outcome.plan).toMatchObject({ groups: ["hr"], vmCount: 6, steps: STEPS.Test, volumes: 2 });
+    expect(cluster.outcome.vms.map((v) => v.name).sort()).toHaveLength(6);
+    for (const v of cluster.outcome.vms) expect(v.folder.startsWith("DR-virtual machines/Site1-Protection Group 1")).toBe(true);
+    expect(cluster.outcome.volumes.map((v) => [v.volume, v.datastore])).toEqual([["RG1FV1_SM", "RP1"], ["RG1FV2_SM", "RP2"]]);
+    expect(cluster.outcome.capacity?.checked).toBe(true);
+    expect(cluster.assumed).toEqual([]);
+    // The dry-run copy is gone, and HR was never locked.
+    expect((await w.kube.list(FailoverRunType, { namespace: ns })).items).toEqual([]);
+    expect((await w.kube.get(ProtectionGroupType, { namespace: ns, name: "hr" }))?.status?.activeRun).toBeUndefined();
+    const md = await runVmdr(["plan", "--kubeconfig", w.cp.kubeconfigPath, "-n", ns, test()]);
+    expect(md.stdout).toMatch(/^# Plan of FailoverRun dr\/test-hr: Test\n/);
+    expect(md.stdout).toContain("1. ClaimGroups\n");
+  });
+
+  it("plans the same VMs, volumes and waves offline from the state kubectl saves, and lists what it could not check", async () => {
+    // What the help says to save: kubectl get drsite,rr,pg,cm -A -o yaml.
+    const dump = spawnSync(toolPath("kubectl", "VMDR_KUBECTL"), ["--kubeconfig", w.cp.kubeconfigPath, "get", "drsite,rr,pg,cm", "-A", "-o", "yaml"], { encoding: "utf8", timeout: 30_000 });
+    expect(dump.status).toBe(0);
+    const file = join(scratchDir("plan-state"), "state.yaml");
+    writeFileSync(file, dump.stdout);
+    const offline = await plan(["--offline", "-f", file, "-n", ns, test()]);
+    if (!offline.outcome.ok || !cluster.outcome.ok) throw new Error("refused");
+    expect(offline.outcome.plan).toEqual(cluster.outcome.plan);
+    expect(offline.outcome.volumes).toEqual(cluster.outcome.volumes);
+    const brief = (vms: PlanView["outcome"] & { ok: true }) => vms.vms.map((v) => [v.name, v.folder, v.resourcePool, v.wave]);
+    expect(brief(offline.outcome)).toEqual(brief(cluster.outcome));
+    expect(offline.assumed).toEqual([expect.stringContaining("Site2-Test-Isolated"), expect.stringContaining("capacity: not checked")]);
+  });
+
+  it("says why the operator would refuse a run, with exit code 1, in both modes; a run its schema refuses is not sent", async () => {
+    const nope = runFile("test-payroll", { type: "Test", protectionGroups: ["payroll"] });
+    const refused = await plan(["--kubeconfig", w.cp.kubeconfigPath, "-n", ns, nope], 1);
+    expect(refused.outcome).toEqual({ ok: false, reason: "GroupNotFound", message: "no ProtectionGroup payroll in namespace dr" });
+    const offline = await plan(["--offline", "-f", nope, "-n", ns, nope], 1);
+    expect(offline.outcome).toMatchObject({ ok: false, reason: "GroupNotFound" });
+    const bad = await runVmdr(["plan", "--kubeconfig", w.cp.kubeconfigPath, "-n", ns, runFile("pm-hr", { type: "PlannedMigration", protectionGroups: ["hr"] })]);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toContain("confirmation");
+    expect((await w.kube.list(FailoverRunType, { namespace: ns })).items).toEqual([]);
+  });
+});
 
 describe("vmdr map (the operator's records of the VMbook's HR group on the lab)", () => {
   it("maps every HR VM to its datastore, volume, relationship and replica, with no problems", async () => {
