@@ -88,10 +88,15 @@ demo: build demo-tools ## The operator's main job on the built-in two-site lab, 
 	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) VMDR_LAB=$$(hack/ensure-tool.sh lab) \
 	  node dist/hack/demo.js
 
-.PHONY: test-demo
-test-demo: build demo-tools ## The demo's short mode: fails unless a new VM's shadow appears at Site 2 and the DR test and its cleanup succeed
+.PHONY: demo-journey
+demo-journey: build demo-tools ## The demo, then Finance's planned migration, failback and reprotect (deploy/samples/runs), live
 	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) VMDR_LAB=$$(hack/ensure-tool.sh lab) \
-	  node dist/hack/demo.js --short
+	  node dist/hack/demo.js --journey
+
+.PHONY: test-demo
+test-demo: build demo-tools ## The demo's short mode with the journey: fails unless the DR test and its cleanup, a new VM's shadow, and Finance's migration, failback and reprotect all succeed
+	VMDR_ETCD=$$(hack/ensure-tool.sh etcd) VMDR_KUBE_APISERVER=$$(hack/ensure-tool.sh kube-apiserver) VMDR_LAB=$$(hack/ensure-tool.sh lab) \
+	  node dist/hack/demo.js --short --journey
 
 .PHONY: test-lab
 test-lab: ## Go tests of the two-site lab (hack/lab)

@@ -7,11 +7,14 @@
 //  4. Apply a Test FailoverRun of both groups and show its progress live (step, VMs up, elapsed),
 //     then its report; then its CleanupTest and the verified-clean report.
 //  5. Provision a VM at Site 1 and show its shadow appearing at Site 2.
-//  6. Stop everything on Ctrl-C (or at once with --short, which make test runs; exit 1 on failure).
-import { readdirSync, rmSync } from "node:fs";
+//  6. With --journey (make demo-journey): the Finance group's planned migration to Site 2, its
+//     failback home and its reprotect, from deploy/samples/runs as shipped, each shown live.
+//  7. Stop everything on Ctrl-C (or at once with --short, which make test runs; exit 1 on failure).
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType, SiteType, findCondition } from "../src/api/v1alpha1/index.js";
 import type { FailoverRun, Site } from "../src/api/v1alpha1/index.js";
+import { renderHtmlReport } from "../src/cli/report/html.js";
 import { ConfigMapType, GROUP_LABEL } from "../src/controllers/protection-group/records.js";
 import type { ShadowRecord } from "../src/controllers/protection-group/records.js";
 import { KubeRest } from "../src/kube/rest.js";
@@ -25,6 +28,7 @@ import { OperatorProcess } from "../test/harness/operator.js";
 import { REPO_ROOT, freePort } from "../test/harness/processes.js";
 
 const short = process.argv.includes("--short");
+const journey = process.argv.includes("--journey");
 const started = Date.now();
 const color = process.stdout.isTTY;
 const dim = (s: string): string => (color ? `\x1b[2m${s}\x1b[0m` : s);
@@ -137,6 +141,10 @@ async function main(): Promise<void> {
   say(bold("a DR test of both groups: FlexClones of the replicas at Site 2, VMs on the isolated network, production untouched"));
   const test = await runLive(kube, { type: "Test", protectionGroups: ["hr", "finance"], powerOn: { concurrency: 8 } }, "test-both");
   printReport(test);
+  const reportDir = join(REPO_ROOT, ".vmdr", "demo");
+  mkdirSync(reportDir, { recursive: true });
+  writeFileSync(join(reportDir, "test-both.html"), renderHtmlReport({ run: test, vms: test.status?.vms ?? [] }));
+  say(`  the report with its timeline, as vmdr report -o html writes it: ${join(reportDir, "test-both.html")}`);
   if (findCondition(test.status?.conditions, "Succeeded")?.status !== "True") throw new Error("the Test did not succeed");
   say(bold("cleaning the test up: VMs off and unregistered, copies unmounted and detached, clones unmapped and deleted, then verified"));
   const cleanup = await runLive(kube, { type: "CleanupTest", testRun: "test-both" }, "cleanup-test-both");
@@ -156,6 +164,26 @@ async function main(): Promise<void> {
   });
   say(bold(`${name} shadowed at Site 2 ${((Date.now() - t0) / 1000).toFixed(1)}s after it was created: it will recover into "${record?.shadowFolder}", pool ${record?.resourcePool}`));
   await watch(groupsReady);
+
+  if (journey) {
+    const runs = join(REPO_ROOT, "deploy/samples/runs");
+    const steps = [
+      ["planned-migration-finance.yaml", "a planned migration of Finance to Site 2: guest shutdown at Site 1, last update, break, VMs up at Site 2 re-addressed"],
+      ["failback-finance.yaml", "Finance home again: reverse resync, shutdown at Site 2, last update, VMs up at Site 1 with their old addresses"],
+      ["reprotect-finance.yaml", "Finance protected again: replication Site 1 → Site 2 resynced, the reverse relationships released"],
+    ] as const;
+    for (const [file, what] of steps) {
+      const sample = readManifests(join(runs, file))[0] as FailoverRun;
+      say(bold(what));
+      const done = await runLive(kube, sample.spec, sample.metadata.name);
+      printReport(done);
+      if (findCondition(done.status?.conditions, "Succeeded")?.status !== "True") throw new Error(`${sample.metadata.name} did not succeed`);
+      const moved = (done.status?.vms ?? []).filter((v) => v.addresses?.length).map((v) => `${v.name} ${v.addresses?.join(",") ?? ""}`);
+      if (moved.length) say(`  addresses as the guests report them: ${moved.join("; ")}`);
+    }
+    await watch(groupsReady);
+    say(bold("Finance is home and protected again: both groups Ready"));
+  }
 
   rest.close();
   if (short) await stopAll(0);

@@ -207,6 +207,9 @@ export class FailoverRunReconciler implements Reconciler {
     const failed = store.vms.filter((v) => v.state === "Failed" || v.state === "Skipped");
     if (failed.length) {
       finish(status, cond, Reason.VmsFailed, `${store.vms.length - failed.length} of ${store.vms.length} VM(s) ready; ${failed.slice(0, 5).map((v) => `${v.name}: ${v.message ?? v.state}`).join("; ")}`, now);
+    } else if (run.spec.type === "Reprotect") {
+      // A Reprotect starts no VM: its news is the replication, not an RTO.
+      finish(status, cond, Reason.Succeeded, `protected again: ${status.volumes?.length ?? 0} relationship(s) replicating from the protected site, ${store.vms.length} VM(s) covered`, now, true);
     } else {
       finish(status, cond, Reason.Succeeded, `${store.vms.length} VM(s) ready in ${status.rtoSeconds ?? 0}s${run.spec.type === "Test" ? "; run a CleanupTest (or delete this run) to remove the test" : ""}`, now, true);
     }
