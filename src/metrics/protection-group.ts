@@ -1,6 +1,7 @@
 import { Gauge } from "prom-client";
 import type { Registry } from "prom-client";
 import type { ProtectionGroup } from "../api/v1alpha1/protection-group.js";
+import { parseDuration } from "../util/duration.js";
 import { METRIC_PREFIX } from "./registry.js";
 
 /** The conditions of a group that a dashboard shows. */
@@ -14,6 +15,9 @@ const STATUSES = ["True", "False", "Unknown"] as const;
  *
  *   vmdr_protection_group_vms{namespace,name,state}              members | shadowed | placeholders | problems
  *   vmdr_protection_group_condition{namespace,name,type,status}  1 for the condition's current status, else 0
+ *   vmdr_protection_group_objective_seconds{namespace,protection_group,objective}  rto | test_interval (spec.objectives)
+ *
+ * The objectives are labelled protection_group, like the failover metrics they are compared with.
  */
 export class ProtectionGroupMetrics {
   private groups: () => readonly ProtectionGroup[] = () => [];
@@ -51,6 +55,27 @@ export class ProtectionGroupMetrics {
             const current = g.status?.conditions?.find((c) => c.type === type)?.status;
             if (current === undefined) continue;
             for (const status of STATUSES) this.set({ ...l, type, status }, current === status ? 1 : 0);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}_protection_group_objective_seconds`,
+      help: "A ProtectionGroup's objectives (spec.objectives) in seconds: rto (start of a run to the last VM ready), test_interval (longest time without a successful Test).",
+      labelNames: ["namespace", "protection_group", "objective"],
+      registers: [register],
+      collect() {
+        this.reset();
+        for (const g of list()) {
+          const o = g.spec.objectives;
+          const l = { namespace: g.metadata.namespace ?? "", protection_group: g.metadata.name };
+          for (const [objective, value] of [["rto", o?.rto], ["test_interval", o?.testInterval]] as const) {
+            if (value === undefined) continue;
+            try {
+              this.set({ ...l, objective }, parseDuration(value) / 1000);
+            } catch {
+              /* the CRD schema admits only durations; an object written around it has no objective */
+            }
           }
         }
       },

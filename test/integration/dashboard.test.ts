@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { dump } from "js-yaml";
+import { dump, load } from "js-yaml";
 import { describe, expect, it } from "vitest";
 import { definedFamilies, seriesNames } from "../harness/metrics.js";
 import { REPO_ROOT, scratchDir, toolPath } from "../harness/processes.js";
@@ -97,6 +97,18 @@ describe("deploy/grafana/vmdr-dashboard.json", () => {
     const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
     const missing = [...(await definedFamilies()).keys()].filter((n) => !/^vmdr_(process|nodejs)_/.test(n) && !readme.includes(`\`${n}\``));
     expect(missing).toEqual([]);
+  });
+
+  it("has alert rules (deploy/prometheus/rules.yaml) that name only series the operator exports", async () => {
+    const exported = seriesNames(await definedFamilies());
+    const rules = load(readFileSync(join(REPO_ROOT, "deploy/prometheus/rules.yaml"), "utf8")) as { groups: { rules: { alert: string; expr: string }[] }[] };
+    const all = rules.groups.flatMap((g) => g.rules);
+    expect(all.map((r) => r.alert)).toContain("VmdrDrTestOverdue");
+    for (const r of all) {
+      const names = metricNames(r.expr);
+      expect(names.length, `${r.alert} selects no metric`).toBeGreaterThan(0);
+      for (const n of names) expect(exported.has(n), `${r.alert}: ${n} is not a series the operator exports`).toBe(true);
+    }
   });
 
   it("finds a misspelled metric (so the check above can fail)", async () => {

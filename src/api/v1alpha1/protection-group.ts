@@ -134,6 +134,12 @@ export interface ProtectionGroupSpec {
   /** VMs local to the recovery site that start with the group (e.g. a directory server). */
   auxiliaryVms?: { name: string; priority?: number }[];
   /**
+   * What the group must achieve, for reports and alerts (the RPO is each relationship's). rto: the
+   * longest a run may take from its start to the last VM ready ("15m"); testInterval: the longest
+   * the group may go without a successful Test ("720h" for monthly).
+   */
+  objectives?: { rto?: string; testInterval?: string };
+  /**
    * How replicas and clones of the group's VMFS datastores are mounted at the recovery site (ESXi
    * sees them as unresolved VMFS copies): KeepSignature force-mounts them with their signature
    * (never where another copy of the same VMFS is mounted at the site); Resignature gives them a
@@ -447,6 +453,11 @@ export const protectionGroupSpecSchema: JSONSchemaType<ProtectionGroupSpec> = {
       },
     }),
     dns: optional(dnsSettingsSchema),
+    objectives: optional({
+      type: "object",
+      properties: { rto: optional(duration), testInterval: optional(duration) },
+      additionalProperties: false,
+    }),
   },
   additionalProperties: false,
   "x-kubernetes-validations": [

@@ -31,4 +31,19 @@ describe("ProtectionGroupMetrics", () => {
     groups = [];
     expect(await lines(r, "vmdr_protection_group_vms")).toEqual([]);
   });
+
+  it("exports the objectives a group declares, in seconds, labelled like the failover metrics they are compared with", async () => {
+    const r = new Registry();
+    const m = new ProtectionGroupMetrics(r);
+    const hr = protectionGroup("dr", "hr");
+    hr.spec.objectives = { rto: "15m", testInterval: "720h" };
+    const fin = protectionGroup("dr", "finance");
+    fin.spec.objectives = { rto: "1h30m" };
+    m.follow(() => [hr, fin, protectionGroup("dr", "none")]);
+    expect(await lines(r, "vmdr_protection_group_objective_seconds")).toEqual([
+      'vmdr_protection_group_objective_seconds{namespace="dr",protection_group="hr",objective="rto"} 900',
+      'vmdr_protection_group_objective_seconds{namespace="dr",protection_group="hr",objective="test_interval"} 2592000',
+      'vmdr_protection_group_objective_seconds{namespace="dr",protection_group="finance",objective="rto"} 5400',
+    ]);
+  });
 });
