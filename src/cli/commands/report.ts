@@ -1,5 +1,5 @@
-import { FailoverRunType, ReplicationRelationshipType } from "../../api/v1alpha1/index.js";
-import type { FailoverRun, ReplicationRelationship, VmRecord } from "../../api/v1alpha1/index.js";
+import { FailoverRunType, ProtectionGroupType, ReplicationRelationshipType } from "../../api/v1alpha1/index.js";
+import type { FailoverRun, ProtectionGroup, ReplicationRelationship, VmRecord } from "../../api/v1alpha1/index.js";
 import { ConfigMapType } from "../../controllers/protection-group/records.js";
 import type { ConfigMap } from "../../controllers/protection-group/records.js";
 import { CliError, EXIT, UsageError } from "../command.js";
@@ -27,11 +27,12 @@ export const reportCommand: Command = {
     "What a run did, for the people who review DR tests and failovers: its outcome, who created it and",
     "when, the RTO and the data-loss window, every step with its duration and message, every VM with",
     "its wave, state and times from the start of the run, the problems, and what a cleanup removed",
-    "and verified gone; the recovery point against the relationships' RPO. Reads the cluster (get",
-    "only), or a saved run with -f (kubectl get fr NAME -o yaml; for a large run also its ConfigMaps,",
-    "and the relationships for their RPO). Output: Markdown; a self-contained HTML page (no scripts,",
-    "nothing loaded from elsewhere) with a timeline of every step and every VM's register,",
-    "reconfigure, power-on and boot by wave, the RTO marked; or the run and its VMs as JSON.",
+    "and verified gone; the RTO against the groups' objectives and the recovery point against the",
+    "relationships' RPO. Reads the cluster (get only), or a saved run with -f (kubectl get fr NAME -o",
+    "yaml; for a large run also its ConfigMaps, and the relationships and groups for their",
+    "objectives). Output: Markdown; a self-contained HTML page (no scripts, nothing loaded from",
+    "elsewhere) with a timeline of every step and every VM's register, reconfigure, power-on and",
+    "boot by wave, the RTO marked; or the run and its VMs as JSON.",
   ].join("\n"),
   kube: true,
   flags: [
@@ -51,7 +52,8 @@ export const reportCommand: Command = {
       if (runs.length !== 1) throw new CliError(runs.length ? `FailoverRun ${name} is in the files ${runs.length} times: give one` : `no FailoverRun ${name} in the given files`);
       const run = runs[0]!;
       const relationships = (objs as unknown as ReplicationRelationship[]).filter((o) => o.kind === "ReplicationRelationship");
-      input = { run, relationships, vms: vmsOf(run, (n) => objs.find((o): o is ConfigMap => o.kind === "ConfigMap" && o.metadata.name === n && o.metadata.namespace === run.metadata.namespace)) };
+      const groups = (objs as unknown as ProtectionGroup[]).filter((o) => o.kind === "ProtectionGroup");
+      input = { run, relationships, groups, vms: vmsOf(run, (n) => objs.find((o): o is ConfigMap => o.kind === "ConfigMap" && o.metadata.name === n && o.metadata.namespace === run.metadata.namespace)) };
     } else {
       const kube = await ctx.kube();
       const namespace = await ctx.namespace();
@@ -67,7 +69,12 @@ export const reportCommand: Command = {
         const rr = await kube.get(ReplicationRelationshipType, { namespace, name });
         if (rr) relationships.push(rr);
       }
-      input = { run, relationships, vms: vmsOf(run, (n) => shards.get(n)) };
+      const groups: ProtectionGroup[] = [];
+      for (const name of run.status?.plan?.groups ?? run.spec.protectionGroups ?? []) {
+        const pg = await kube.get(ProtectionGroupType, { namespace, name });
+        if (pg) groups.push(pg);
+      }
+      input = { run, relationships, groups, vms: vmsOf(run, (n) => shards.get(n)) };
     }
     if (args.str("output") === "json") ctx.stdout.write(`${JSON.stringify({ run: input.run, vms: input.vms }, null, 2)}\n`);
     else ctx.stdout.write(args.str("output") === "html" ? renderHtmlReport(input) : renderReport(input));

@@ -1,13 +1,17 @@
 import { findCondition } from "../../api/v1alpha1/index.js";
-import type { FailoverRun, ReplicationRelationship, VmRecord } from "../../api/v1alpha1/index.js";
+import type { FailoverRun, ProtectionGroup, ReplicationRelationship, VmRecord } from "../../api/v1alpha1/index.js";
 import type { StepRecord } from "../../api/v1alpha1/steps.js";
 import { parseDuration } from "../../util/duration.js";
 
-/** A run and its per-VM records (from status.vms, or its shards), and the relationships it recovered (for their RPOs), when known. */
+/**
+ * A run and its per-VM records (from status.vms, or its shards), and when known the relationships
+ * it recovered (for their RPOs) and its groups (for their RTO objectives).
+ */
 export interface ReportInput {
   readonly run: FailoverRun;
   readonly vms: readonly VmRecord[];
   readonly relationships?: readonly ReplicationRelationship[];
+  readonly groups?: readonly ProtectionGroup[];
 }
 
 const ms = (iso: string | undefined): number | undefined => (iso ? Date.parse(iso) : undefined);
@@ -41,7 +45,7 @@ export function stepRows(steps: readonly StepRecord[]): (string | number | undef
 }
 
 /** The run's facts at a glance, as label/value pairs (both reports' first table). */
-export function summaryRows({ run, vms, relationships }: ReportInput): [string, string][] {
+export function summaryRows({ run, vms, relationships, groups }: ReportInput): [string, string][] {
   const s = run.status ?? {};
   const ok = findCondition(s.conditions, "Succeeded");
   const outcome = ok ? `${ok.status === "True" ? "succeeded" : ok.status === "False" ? "failed" : "in progress"} (${ok.reason}): ${ok.message ?? ""}` : "not started";
@@ -50,7 +54,7 @@ export function summaryRows({ run, vms, relationships }: ReportInput): [string, 
     ["Groups", (s.plan?.groups ?? run.spec.protectionGroups ?? []).join(", ") || (run.spec.site ? `every group of Site ${run.spec.site}` : "")],
     ["Created", `${run.metadata.creationTimestamp ?? ""}${creator(run) ? ` by ${creator(run)}` : ""}`],
     ["Started / completed", `${s.startedAt ?? "—"} / ${s.completedAt ?? "—"} (${duration(s.startedAt, s.completedAt) || "—"})`],
-    ["RTO", s.rtoSeconds !== undefined ? `${s.rtoSeconds.toFixed(1)} s (from the start of the run to the last VM ready)` : "—"],
+    ["RTO", s.rtoSeconds !== undefined ? `${s.rtoSeconds.toFixed(1)} s (from the start of the run to the last VM ready)${rtoAgainst(run, s.rtoSeconds, groups)}` : "—"],
     ["Data-loss window", s.dataLossWindowSeconds !== undefined ? `${s.dataLossWindowSeconds} s (now minus the oldest snapshot recovered from, when it was recorded)` : "—"],
   ];
   const point = recoveryPoint(run, relationships);
@@ -58,6 +62,22 @@ export function summaryRows({ run, vms, relationships }: ReportInput): [string, 
   rows.push(["VMs", vmSummary(vms)]);
   if (s.testRun) rows.push(["Cleans up", s.testRun]);
   return rows;
+}
+
+/** "; objective 15m (hr): met" for each of the run's groups that declares an RTO objective. */
+function rtoAgainst(run: FailoverRun, rto: number, groups: readonly ProtectionGroup[] | undefined): string {
+  const names = new Set(run.status?.plan?.groups ?? run.spec.protectionGroups ?? []);
+  const parts = (groups ?? [])
+    .filter((g) => names.has(g.metadata.name) && g.metadata.namespace === run.metadata.namespace && g.spec.objectives?.rto !== undefined)
+    .flatMap((g) => {
+      const text = g.spec.objectives?.rto ?? "";
+      try {
+        return [`objective ${text} (${g.metadata.name}): ${rto <= parseDuration(text) / 1000 ? "met" : "MISSED"}`];
+      } catch {
+        return [];
+      }
+    });
+  return parts.length ? `; ${parts.join(", ")}` : "";
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { FailoverRun } from "../../../src/api/v1alpha1/index.js";
+import type { FailoverRun, ProtectionGroup } from "../../../src/api/v1alpha1/index.js";
 import { runCli } from "../../../src/cli/app.js";
 import type { CliIo } from "../../../src/cli/app.js";
 import { EXIT } from "../../../src/cli/command.js";
@@ -149,5 +149,14 @@ describe("the HTML report and its timeline", () => {
     const strict = relationships.map((r) => ({ ...r, spec: { ...r.spec, rpo: "1m" } }));
     expect(renderReport({ run, vms, relationships: strict })).toContain("RPO 1m: MISSED");
     expect(renderReport({ run, vms })).toContain("300 s old at the start) |");
+  });
+
+  it("compares the RTO with each group's objective, when the group declares one", () => {
+    const { run, vms } = reportRun(2);
+    const hr = (rto?: string) => ({ metadata: { namespace: "dr", name: "hr" }, spec: { objectives: rto ? { rto } : {} } }) as unknown as ProtectionGroup;
+    const rto = run.status!.rtoSeconds!;
+    expect(renderReport({ run, vms, groups: [hr("1h")] })).toContain(`| RTO | ${rto.toFixed(1)} s (from the start of the run to the last VM ready); objective 1h (hr): met |`);
+    expect(renderReport({ run, vms, groups: [hr("10s")] })).toContain("; objective 10s (hr): MISSED |");
+    expect(renderReport({ run, vms, groups: [hr()] })).toContain("to the last VM ready) |");
   });
 });
