@@ -89,6 +89,7 @@ beforeAll(async () => {
           { name: "apps", priority: 2, vms: ["HR-App*", "HR - Entry System"], dependsOn: ["databases"] },
         ],
       },
+      objectives: { rto: "1h" },
     }),
   );
   await w.kube.create(ProtectionGroupType, group("finance", "Protection Group 2", ["rg2fv1", "rg2fv2", "rg2fv3"]));
@@ -141,7 +142,11 @@ describe("DR test of HR, then its cleanup (real kube-apiserver, lab, operator pr
     // Production: relationships untouched, Site 1 unchanged.
     expect(await relStates()).toEqual(relationships.map(() => "snapmirrored"));
     expect(await site1Fingerprint()).toBe(site1Before);
-    // The evidence, as Prometheus sees it.
+    // The evidence, on the group (kubectl get pg shows it as Tested) ...
+    const proven = (await w.kube.get(ProtectionGroupType, { namespace: ns, name: "hr" }))?.status?.lastSuccessfulTest;
+    expect(proven).toEqual({ run: "test-hr", completedAt: s.completedAt, rtoSeconds: s.rtoSeconds, rtoObjectiveMet: true });
+    expect((await w.kube.get(ProtectionGroupType, { namespace: ns, name: "finance" }))?.status?.lastSuccessfulTest).toBeUndefined();
+    // ... and as Prometheus sees it.
     expect(await w.metric("vmdr_failover_runs_total", { type: "Test", result: "succeeded" })).toBe(1);
     expect(await w.metric("vmdr_failover_last_rto_seconds", { namespace: ns, protection_group: "hr", type: "Test" })).toBe(s.rtoSeconds);
     expect(await w.metric("vmdr_last_successful_test_timestamp_seconds", { namespace: ns, protection_group: "hr" })).toBe(Math.floor(Date.parse(s.completedAt!) / 1000));

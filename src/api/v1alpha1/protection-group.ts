@@ -192,6 +192,8 @@ export interface ProtectionGroupStatus {
    * `runningAt` is the site the group runs (or is being brought up) at. A Reprotect clears it.
    */
   failover?: { state: FailoverState; runningAt: string; run: string; type: string; at: string };
+  /** The newest Test of the group that succeeded: the last time recovery was proven (written by the run). */
+  lastSuccessfulTest?: { run: string; completedAt: string; rtoSeconds?: number; rtoObjectiveMet?: boolean };
   lastFullSyncTime?: string;
   /**
    * The resource pool path (below the recovery cluster's root pool) whose pools this group created;
@@ -522,6 +524,11 @@ export const protectionGroupStatusSchema: JSONSchemaType<ProtectionGroupStatus> 
       required: ["name", "uid", "type", "since"],
       properties: { name: { type: "string" }, uid: { type: "string" }, type: { type: "string" }, since: timestamp },
     }),
+    lastSuccessfulTest: optional({
+      type: "object",
+      required: ["run", "completedAt"],
+      properties: { run: { type: "string", maxLength: 253 }, completedAt: timestamp, rtoSeconds: optional({ type: "number", minimum: 0 }), rtoObjectiveMet: optional({ type: "boolean" }) },
+    }),
     failover: optional({
       type: "object",
       required: ["state", "runningAt", "run", "type", "at"],
@@ -585,6 +592,7 @@ export const protectionGroupKind: KindDefinition<ProtectionGroupSpec, Protection
     { name: "Shadowed", type: "integer", jsonPath: ".status.counts.shadowed" },
     { name: "Problems", type: "integer", jsonPath: ".status.counts.problems" },
     { name: "Run", type: "string", jsonPath: ".status.activeRun.name", priority: 1 },
+    { name: "Tested", type: "date", jsonPath: ".status.lastSuccessfulTest.completedAt", description: "When the newest successful Test completed" },
     readyColumn,
     reasonColumn,
     ageColumn,

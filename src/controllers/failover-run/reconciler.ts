@@ -3,6 +3,7 @@ import type { FailoverRun, FailoverRunStatus, ProtectionGroup, StepRecord } from
 import { advance } from "../../engine/runner.js";
 import type { EngineDeps } from "../../engine/runner.js";
 import type { PassOutcome, Poller, StepEvent } from "../../engine/types.js";
+import { isConflict } from "../../kube/errors.js";
 import type { KubeStore } from "../../kube/store.js";
 import type { ObjectKey } from "../../kube/types.js";
 import { ConflictError, OperatorError, TransientError } from "../../runtime/errors.js";
@@ -11,6 +12,7 @@ import { done, requeueAfter } from "../../runtime/result.js";
 import type { Result } from "../../runtime/result.js";
 import { sleep } from "../../util/clock.js";
 import type { Clock } from "../../util/clock.js";
+import { parseDuration } from "../../util/duration.js";
 import type { FailoverMetrics, RunResult } from "../../metrics/failover.js";
 import { ConditionSetter } from "../common/conditions.js";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "../common/finalizers.js";
@@ -207,11 +209,14 @@ export class FailoverRunReconciler implements Reconciler {
     const failed = store.vms.filter((v) => v.state === "Failed" || v.state === "Skipped");
     if (failed.length) {
       finish(status, cond, Reason.VmsFailed, `${store.vms.length - failed.length} of ${store.vms.length} VM(s) ready; ${failed.slice(0, 5).map((v) => `${v.name}: ${v.message ?? v.state}`).join("; ")}`, now);
+    } else if (run.spec.type === "Test") {
+      await this.recordProven(ctx, store, now);
+      finish(status, cond, Reason.Succeeded, `${store.vms.length} VM(s) ready in ${status.rtoSeconds ?? 0}s; run a CleanupTest (or delete this run) to remove the test`, now, true);
     } else if (run.spec.type === "Reprotect") {
       // A Reprotect starts no VM: its news is the replication, not an RTO.
       finish(status, cond, Reason.Succeeded, `protected again: ${status.volumes?.length ?? 0} relationship(s) replicating from the protected site, ${store.vms.length} VM(s) covered`, now, true);
     } else {
-      finish(status, cond, Reason.Succeeded, `${store.vms.length} VM(s) ready in ${status.rtoSeconds ?? 0}s${run.spec.type === "Test" ? "; run a CleanupTest (or delete this run) to remove the test" : ""}`, now, true);
+      finish(status, cond, Reason.Succeeded, `${store.vms.length} VM(s) ready in ${status.rtoSeconds ?? 0}s`, now, true);
     }
     return done();
   }
@@ -253,6 +258,34 @@ export class FailoverRunReconciler implements Reconciler {
     for (const g of status.plan?.groups ?? []) {
       if (status.rtoSeconds !== undefined) m.recordRto(run.metadata.namespace ?? "", g, run.spec.type, status.rtoSeconds, end);
       m.testSucceeded(run.metadata.namespace ?? "", g, end);
+    }
+  }
+
+  /**
+   * A Test succeeded: each group's status.lastSuccessfulTest says so (what `kubectl get pg` shows
+   * as Tested), with the RTO against the group's objective. Read live and written conditionally,
+   * as the lock is; a conflict retries the pass, and the write is the same when repeated.
+   */
+  private async recordProven(ctx: ReconcileContext, store: RunStore, now: number): Promise<void> {
+    const { run, status } = store;
+    const completedAt = new Date(now).toISOString();
+    for (const g of (await this.groups(ctx, store)).values()) {
+      const prev = g.status?.lastSuccessfulTest;
+      if (prev && (prev.run === run.metadata.name || prev.completedAt > completedAt)) continue;
+      const objective = g.spec.objectives?.rto;
+      let met: boolean | undefined;
+      try {
+        met = objective !== undefined && status.rtoSeconds !== undefined ? status.rtoSeconds <= parseDuration(objective) / 1000 : undefined;
+      } catch {
+        met = undefined; // not a duration: the schema admits none, so an object written around it
+      }
+      const proven = { run: run.metadata.name, completedAt, ...(status.rtoSeconds !== undefined ? { rtoSeconds: status.rtoSeconds } : {}), ...(met !== undefined ? { rtoObjectiveMet: met } : {}) };
+      try {
+        await this.deps.kube.replaceStatus(ProtectionGroupType, { ...g, status: { ...(g.status ?? {}), lastSuccessfulTest: proven } }, ctx.signal);
+      } catch (err) {
+        if (isConflict(err)) throw new ConflictError(`ProtectionGroup ${g.metadata.name} changed while recording its successful test`, "Conflict", { cause: err });
+        throw err;
+      }
     }
   }
 
