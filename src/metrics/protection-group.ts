@@ -1,7 +1,7 @@
 import { Gauge } from "prom-client";
 import type { Registry } from "prom-client";
 import type { ProtectionGroup } from "../api/v1alpha1/protection-group.js";
-import { parseDuration } from "../util/duration.js";
+import { durationSeconds } from "../util/duration.js";
 import { METRIC_PREFIX } from "./registry.js";
 
 /** The conditions of a group that a dashboard shows. */
@@ -70,12 +70,8 @@ export class ProtectionGroupMetrics {
           const o = g.spec.objectives;
           const l = { namespace: g.metadata.namespace ?? "", protection_group: g.metadata.name };
           for (const [objective, value] of [["rto", o?.rto], ["test_interval", o?.testInterval]] as const) {
-            if (value === undefined) continue;
-            try {
-              this.set({ ...l, objective }, parseDuration(value) / 1000);
-            } catch {
-              /* the CRD schema admits only durations; an object written around it has no objective */
-            }
+            const seconds = value === undefined ? undefined : durationSeconds(value);
+            if (seconds !== undefined) this.set({ ...l, objective }, seconds);
           }
         }
       },

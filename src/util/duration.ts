@@ -12,3 +12,11 @@ export function parseDuration(text: string): number {
   }
   return Math.round(total);
 }
+
+/**
+ * A duration in seconds, or undefined when it is not one: for values the CRD schema admits only as
+ * durations but that may reach us from objects written around it (saved files, older versions).
+ */
+export function durationSeconds(text: string): number | undefined {
+  return new RegExp(DURATION_PATTERN).test(text) ? parseDuration(text) / 1000 : undefined;
+}

@@ -1,4 +1,5 @@
 import type { CapacityReport, FailoverRun, RunPlan, VmRecord, VolumeRecord } from "../../api/v1alpha1/index.js";
+import { mdTable as table } from "../markdown.js";
 
 /** What `vmdr plan` shows: the plan a run would execute, or why it would be refused. */
 export type PlanOutcome =
@@ -13,10 +14,6 @@ export interface PlanView {
   /** What an offline plan could not check and took for granted. */
   readonly assumed: readonly string[];
 }
-
-const cell = (s: string | number | undefined): string => String(s ?? "").replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
-const table = (head: string[], rows: (string | number | undefined)[][]): string =>
-  [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`)].join("\n");
 
 /** A VM's planned re-addressing, e.g. "20.1.1.21 → 30.1.1.21/24". */
 function reipOf(v: VmRecord): string {

@@ -1,7 +1,8 @@
 import { findCondition } from "../../api/v1alpha1/index.js";
 import type { FailoverRun, ProtectionGroup, ReplicationRelationship, VmRecord } from "../../api/v1alpha1/index.js";
 import type { StepRecord } from "../../api/v1alpha1/steps.js";
-import { parseDuration } from "../../util/duration.js";
+import { durationSeconds } from "../../util/duration.js";
+import { mdTable as table } from "../markdown.js";
 
 /**
  * A run and its per-VM records (from status.vms, or its shards), and when known the relationships
@@ -25,13 +26,6 @@ export function duration(from: string | undefined, to: string | undefined): stri
   if (s < 60) return `${s.toFixed(1)}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, "0")}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
-}
-
-/** Table cells hold no pipes or line breaks. */
-const cell = (s: string | number | undefined): string => String(s ?? "").replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
-
-function table(head: string[], rows: (string | number | undefined)[][]): string {
-  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(cell).join(" | ")} |`)].join("\n");
 }
 
 /** Who created the run, as far as the API server recorded it (the first field manager). */
@@ -71,11 +65,8 @@ function rtoAgainst(run: FailoverRun, rto: number, groups: readonly ProtectionGr
     .filter((g) => names.has(g.metadata.name) && g.metadata.namespace === run.metadata.namespace && g.spec.objectives?.rto !== undefined)
     .flatMap((g) => {
       const text = g.spec.objectives?.rto ?? "";
-      try {
-        return [`objective ${text} (${g.metadata.name}): ${rto <= parseDuration(text) / 1000 ? "met" : "MISSED"}`];
-      } catch {
-        return [];
-      }
+      const objective = durationSeconds(text);
+      return objective === undefined ? [] : [`objective ${text} (${g.metadata.name}): ${rto <= objective ? "met" : "MISSED"}`];
     });
   return parts.length ? `; ${parts.join(", ")}` : "";
 }
@@ -96,11 +87,8 @@ function recoveryPoint(run: FailoverRun, relationships: readonly ReplicationRela
     .map((p) => relationships?.find((r) => r.metadata.name === p.relationship && r.metadata.namespace === run.metadata.namespace))
     .filter((r): r is ReplicationRelationship => r !== undefined)
     .flatMap((r) => {
-      try {
-        return [{ text: r.spec.rpo, seconds: parseDuration(r.spec.rpo) / 1000 }];
-      } catch {
-        return []; // a saved relationship with a malformed RPO: no objective to compare with
-      }
+      const seconds = durationSeconds(r.spec.rpo);
+      return seconds === undefined ? [] : [{ text: r.spec.rpo, seconds }];
     });
   if (rpos.length && age !== undefined) {
     const strictest = rpos.reduce((a, b) => (b.seconds < a.seconds ? b : a));

@@ -12,7 +12,7 @@ import { done, requeueAfter } from "../../runtime/result.js";
 import type { Result } from "../../runtime/result.js";
 import { sleep } from "../../util/clock.js";
 import type { Clock } from "../../util/clock.js";
-import { parseDuration } from "../../util/duration.js";
+import { durationSeconds } from "../../util/duration.js";
 import type { FailoverMetrics, RunResult } from "../../metrics/failover.js";
 import { ConditionSetter } from "../common/conditions.js";
 import { ensureFinalizer, hasFinalizer, removeFinalizer } from "../common/finalizers.js";
@@ -272,13 +272,8 @@ export class FailoverRunReconciler implements Reconciler {
     for (const g of (await this.groups(ctx, store)).values()) {
       const prev = g.status?.lastSuccessfulTest;
       if (prev && (prev.run === run.metadata.name || prev.completedAt > completedAt)) continue;
-      const objective = g.spec.objectives?.rto;
-      let met: boolean | undefined;
-      try {
-        met = objective !== undefined && status.rtoSeconds !== undefined ? status.rtoSeconds <= parseDuration(objective) / 1000 : undefined;
-      } catch {
-        met = undefined; // not a duration: the schema admits none, so an object written around it
-      }
+      const objective = g.spec.objectives?.rto === undefined ? undefined : durationSeconds(g.spec.objectives.rto);
+      const met = objective !== undefined && status.rtoSeconds !== undefined ? status.rtoSeconds <= objective : undefined;
       const proven = { run: run.metadata.name, completedAt, ...(status.rtoSeconds !== undefined ? { rtoSeconds: status.rtoSeconds } : {}), ...(met !== undefined ? { rtoObjectiveMet: met } : {}) };
       try {
         await this.deps.kube.replaceStatus(ProtectionGroupType, { ...g, status: { ...(g.status ?? {}), lastSuccessfulTest: proven } }, ctx.signal);
