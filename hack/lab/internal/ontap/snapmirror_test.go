@@ -281,8 +281,16 @@ func TestQuiesceTimesOut(t *testing.T) {
 	e.eventually("quiescing", func() bool {
 		return e.do(s2, "PATCH", path, map[string]any{"state": "broken_off"}).errCode() == "13303830"
 	})
-	e.clk.Advance(time.Minute)
-	if job := e.waitJob(s2, r); str(job, "state") != "failure" || job["code"] != float64(CodeSMQuiesceTimeout) {
+	// The quiesce shows before its lab-time timer is armed: advance until the job ends, not once
+	// (a single advance could land before the timer exists and leave the job waiting forever).
+	id := str(r.body, "job.uuid")
+	var job map[string]any
+	e.eventually("the quiesce to time out", func() bool {
+		e.clk.Advance(time.Minute)
+		job = e.do(s2, "GET", "/api/cluster/jobs/"+id, nil).must(t, 200).body
+		return str(job, "state") == "success" || str(job, "state") == "failure"
+	})
+	if str(job, "state") != "failure" || job["code"] != float64(CodeSMQuiesceTimeout) {
 		t.Fatalf("quiesce job %v", job)
 	}
 	if s := str(e.rel(s2, smPath), "state"); s != "snapmirrored" {
