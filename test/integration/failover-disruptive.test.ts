@@ -209,6 +209,8 @@ describe("PlannedMigration of Finance (HR stays at Site 1)", () => {
     expect(await bind.updatesReceived()).toBe(updatesBefore + 3 * financeHosts.length);
     // The NFS replica is exported to Site 2's hosts by its own policy (it admits their subnet): kept.
     expect(await w.lab.control<{ exportPolicy: string; junction: string }>("GET", "/truth/sites/site2/ontap/volumes/RG2FV3_SM")).toMatchObject({ exportPolicy: "site2_esx_nfs", junction: "/RG2FV3_SM" });
+    // How it was exported before (not mounted), recorded before the commit and carried by the group for the Reprotect.
+    expect(s.volumes?.find((v) => v.volume === "RG2FV3_SM")?.nasBefore).toEqual({ exportPolicy: "site2_esx_nfs", runPolicy: expect.stringMatching(/^vmdr_[0-9a-f]{8}$/) });
     // The auxiliary VM of Site 2 started with the group, first (priority 1), and was left as it was.
     const jump = site2.find((x) => x.name === "Finance-Jumphost")!;
     expect(jump.powerState).toBe("poweredOn");
@@ -217,6 +219,7 @@ describe("PlannedMigration of Finance (HR stays at Site 1)", () => {
     // The group knows where it runs; it stays held until it is failed back.
     const f = (await pg("finance"))!.status!;
     expect(f.failover).toMatchObject({ state: "FailedOver", runningAt: "site2", run: "pm-finance", type: "PlannedMigration" });
+    expect(f.failover?.replicaExports).toEqual([expect.objectContaining({ relationship: "rg2fv3", volume: "RG2FV3_SM", exportPolicy: "site2_esx_nfs" })]);
     expect(f.activeRun?.name).toBe("pm-finance");
   }, 240_000);
 
@@ -307,6 +310,9 @@ describe("Failback and Reprotect of Finance", () => {
     const replica = await w.lab.control<{ dir: string }>("GET", "/truth/sites/site2/ontap/volumes/RG2FV1_SM");
     expect(readFileSync(join(replica.dir, "failback-proof.txt"), "utf8")).toBe(proof);
     for (const vol of financeVols) await expect(w.lab.relationship<RelTruth>("site1", vol)).rejects.toThrow();
+    // The NFS replica is exported as before the planned migration: by its own policy, not mounted.
+    const nfs = await w.lab.volume<{ exportPolicy?: string; junction?: string }>("site2", "RG2FV3_SM");
+    expect([nfs.exportPolicy, nfs.junction]).toEqual(["site2_esx_nfs", undefined]);
     // Site 2 holds no Finance registration any more; its replicas were unmounted before the resync.
     expect((await vms("site2")).filter((v) => v.folder.startsWith("DR/Site1-Protection Group 2"))).toEqual([]);
     expect((await w.lab.control<{ storageFaults: unknown[] }>("GET", "/truth/sites/site2/vcenter")).storageFaults).toEqual([]);
@@ -319,22 +325,39 @@ describe("Failback and Reprotect of Finance", () => {
   }, 300_000);
 });
 
+/** A client of a lab site's ONTAP cluster, and a wait for the jobs it starts. */
+function labOntap(site: "site1" | "site2") {
+  const e = w.lab.site(site).ontap;
+  const ontap = createOntapClient({ url: e.url, username: e.username, password: e.password, tls: { caBundle: w.lab.caPem() } }, { log: pino({ level: "silent" }) });
+  const sig = (): AbortSignal => AbortSignal.timeout(30_000);
+  const settle = async (ref: JobRef | Done): Promise<void> => {
+    if (isJobRef(ref)) await eventually(async () => ((await ontap.getJob(ref, sig())).state === "success" ? true : undefined), 30_000, "an ONTAP job");
+  };
+  return { ontap, sig, settle, svm: e.svm ?? "" };
+}
+
 describe("Failback of Finance after Site 1 lost one of its volumes", () => {
   it("refuses to fail back onto a lost volume without createMissingVolumes, stopping nothing at Site 2; with it, re-creates the volume and brings Finance home with Site 2's data", async () => {
+    // This time the NFS replica's own export admits no one and it is mounted where the storage
+    // team keeps its DR volumes: the failover exports it by a policy of its own, at that junction.
+    const dr = labOntap("site2");
+    await dr.settle(await dr.ontap.setExportPolicy({ svm: dr.svm, name: "RG2FV3_SM" }, "default", dr.sig()));
+    await dr.settle(await dr.ontap.mountVolume({ svm: dr.svm, name: "RG2FV3_SM" }, "/finance_dr", dr.sig()));
     await apply("pm-finance-2", { type: "PlannedMigration", protectionGroups: ["finance"], confirmation: "PlannedMigration" });
-    expect(findCondition((await finished("pm-finance-2", 240_000)).status?.conditions, "Succeeded")).toMatchObject({ status: "True" });
+    const pm2 = await finished("pm-finance-2", 240_000);
+    expect(findCondition(pm2.status?.conditions, "Succeeded")).toMatchObject({ status: "True" });
+    const runPolicy = `vmdr_${(pm2.metadata.uid ?? "").replace(/-/g, "").slice(0, 8)}`;
+    expect(await w.lab.volume("site2", "RG2FV3_SM")).toMatchObject({ exportPolicy: runPolicy, junction: "/finance_dr" });
+    const site2Policies = async (): Promise<string[]> =>
+      ((await w.lab.control<{ clusters: { site: string; exportPolicies: { name: string }[] }[] }>("GET", "/truth/storage")).clusters.find((c) => c.site === "site2")?.exportPolicies ?? []).map((p) => p.name);
+    expect(await site2Policies()).toContain(runPolicy);
     const financeAt = async (site: "site1" | "site2"): Promise<VmTruth[]> =>
       (await vms(site)).filter((v) => v.folder.startsWith(site === "site1" ? "Protection Group 2" : "DR/Site1-Protection Group 2"));
     const running = (await financeAt("site2")).filter((v) => v.powerState === "poweredOn").length;
     expect(running).toBe(financeHosts.length);
+    expect((await financeAt("site2")).filter((v) => v.powerState === "poweredOn" && v.datastores.includes("RP5")).length).toBeGreaterThan(0);
     // Site 1's storage loses RG2FV3, Finance's NFS datastore (RP5), while Finance runs at Site 2.
-    const e = w.lab.site("site1").ontap;
-    const ontap = createOntapClient({ url: e.url, username: e.username, password: e.password, tls: { caBundle: w.lab.caPem() } }, { log: pino({ level: "silent" }) });
-    const sig = (): AbortSignal => AbortSignal.timeout(30_000);
-    const settle = async (ref: JobRef | Done): Promise<void> => {
-      if (isJobRef(ref)) await eventually(async () => ((await ontap.getJob(ref, sig())).state === "success" ? true : undefined), 30_000, "an ONTAP job");
-    };
-    const svm = e.svm ?? "";
+    const { ontap, sig, settle, svm } = labOntap("site1");
     await settle(await ontap.unmountVolume({ svm, name: "RG2FV3" }, sig()));
     await settle(await ontap.offlineVolume({ svm, name: "RG2FV3" }, sig()));
     await settle(await ontap.deleteVolume({ svm, name: "RG2FV3" }, sig()));
@@ -366,8 +389,13 @@ describe("Failback of Finance after Site 1 lost one of its volumes", () => {
     expect((await pg("finance"))!.status!.failover).toMatchObject({ state: "FailedBack", runningAt: "site1", run: "fb-finance-create" });
     // Protected again from the new volume: the original relationship resynced toward Site 2.
     await apply("rp-finance-2", { type: "Reprotect", protectionGroups: ["finance"], confirmation: "Reprotect" });
-    expect(findCondition((await finished("rp-finance-2", 240_000)).status?.conditions, "Succeeded")).toMatchObject({ status: "True" });
+    const rp2 = (await finished("rp-finance-2", 240_000)).status!;
+    expect(findCondition(rp2.conditions, "Succeeded")).toMatchObject({ status: "True" });
     expect(await relState("RG2FV3")).toBe("snapmirrored");
+    // The replica is exported as the storage team had it, and the failover's policy is gone.
+    expect(await w.lab.volume("site2", "RG2FV3_SM")).toMatchObject({ exportPolicy: "default", junction: "/finance_dr" });
+    expect(await site2Policies()).not.toContain(runPolicy);
+    expect(rp2.steps?.find((x) => x.name === "DeleteExportPolicies")).toMatchObject({ state: "Succeeded", message: "the failover's export policies are gone" });
     await eventually(async () => (findCondition((await pg("finance"))?.status?.conditions, "Ready")?.status === "True" ? true : undefined), 90_000, "finance Ready again");
   }, 600_000);
 });

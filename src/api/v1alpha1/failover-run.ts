@@ -172,7 +172,21 @@ export interface VolumeRecord {
    * destination of the reverse relationship it releases).
    */
   peer?: { controller?: string; svm: string; volume: string };
+  /**
+   * NFS, a failover or failback: the volume's export as it was before the run presented it (its
+   * export policy and junction path, none when it was not mounted), read before the run commits.
+   * The run mounts it at that junction; a Reprotect restores both on the replica.
+   */
+  nasBefore?: NasExport;
   op?: ItemOp;
+}
+
+/** How an NFS volume is exported: its export policy and its junction path (absent: not mounted). */
+export interface NasExport {
+  exportPolicy?: string;
+  junctionPath?: string;
+  /** The export policy the run makes for it when its own does not admit the hosts (vmdr_<id>). */
+  runPolicy?: string;
 }
 
 /** One VM a run recovers (status.vms, or shards beyond the inline bound). */
@@ -388,6 +402,15 @@ export const failoverRunSpecSchema: JSONSchemaType<FailoverRunSpec> = {
   ],
 };
 
+export const nasExportSchema: JSONSchemaType<NasExport> = {
+  type: "object",
+  properties: {
+    exportPolicy: optional({ type: "string", maxLength: 255 }),
+    junctionPath: optional({ type: "string", maxLength: 1024 }),
+    runPolicy: optional({ type: "string", maxLength: 255 }),
+  },
+};
+
 export const volumeRecordSchema: JSONSchemaType<VolumeRecord> = {
   type: "object",
   required: ["group", "relationship", "svm", "volume", "protocol", "datastore"],
@@ -409,6 +432,7 @@ export const volumeRecordSchema: JSONSchemaType<VolumeRecord> = {
       required: ["svm", "volume"],
       properties: { controller: optional({ type: "string", maxLength: 63 }), svm: { type: "string", maxLength: 255 }, volume: { type: "string", maxLength: 255 } },
     }),
+    nasBefore: optional(nasExportSchema),
     op: optional(itemOpSchema),
   },
 };

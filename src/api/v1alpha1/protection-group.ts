@@ -9,8 +9,8 @@ import {
 import type { KindDefinition } from "./common.js";
 import { GROUP, VERSION } from "./meta.js";
 import type { DnsSettings } from "../../dns/config.js";
-import { cleanupReportSchema, recoveryPointsSchema, vmRecordSchema, volumeRecordSchema } from "./failover-run.js";
-import type { FailoverRunStatus, RecoveryPoint, VmRecord, VolumeRecord } from "./failover-run.js";
+import { cleanupReportSchema, nasExportSchema, recoveryPointsSchema, vmRecordSchema, volumeRecordSchema } from "./failover-run.js";
+import type { FailoverRunStatus, NasExport, RecoveryPoint, VmRecord, VolumeRecord } from "./failover-run.js";
 import { stepRecordsSchema } from "./steps.js";
 import type { StepRecord } from "./steps.js";
 
@@ -163,6 +163,14 @@ export interface AlignmentProblem {
 }
 
 /** Where a group stands in a failover sequence (see ProtectionGroupStatus.failover). */
+/** An NFS replica's export before a failover changed it (see NasExport). */
+export interface ReplicaExport extends NasExport {
+  relationship: string;
+  controller?: string;
+  svm: string;
+  volume: string;
+}
+
 export type FailoverState = "FailingOver" | "FailedOver" | "FailingBack" | "FailedBack";
 
 export interface ProtectionGroupStatus {
@@ -190,8 +198,10 @@ export interface ProtectionGroupStatus {
    * FailingOver / FailedOver (to and at its recovery site, by a PlannedMigration or Disaster),
    * FailingBack / FailedBack (to and at home again, by a Failback, awaiting its Reprotect).
    * `runningAt` is the site the group runs (or is being brought up) at. A Reprotect clears it.
+   * `replicaExports`: how the NFS replicas at the recovery site were exported before the failover
+   * presented them (carried through the Failback), so the Reprotect restores them.
    */
-  failover?: { state: FailoverState; runningAt: string; run: string; type: string; at: string };
+  failover?: { state: FailoverState; runningAt: string; run: string; type: string; at: string; replicaExports?: ReplicaExport[] };
   /** The newest Test of the group that succeeded: the last time recovery was proven (written by the run). */
   lastSuccessfulTest?: { run: string; completedAt: string; rtoSeconds?: number; rtoObjectiveMet?: boolean };
   lastFullSyncTime?: string;
@@ -538,6 +548,21 @@ export const protectionGroupStatusSchema: JSONSchemaType<ProtectionGroupStatus> 
         run: { type: "string", maxLength: 253 },
         type: { type: "string", maxLength: 64 },
         at: timestamp,
+        replicaExports: optional({
+          type: "array",
+          maxItems: 64,
+          items: {
+            type: "object",
+            required: ["relationship", "svm", "volume"],
+            properties: {
+              relationship: { type: "string", maxLength: 253 },
+              controller: optional({ type: "string", maxLength: 63 }),
+              svm: { type: "string", maxLength: 255 },
+              volume: { type: "string", maxLength: 255 },
+              ...nasExportSchema.properties,
+            },
+          },
+        }),
       },
     }),
     lastFullSyncTime: optional(timestamp),

@@ -2,7 +2,8 @@ import type { FailoverRunSpec, FailoverRunStatus, ProtectionGroup, Site, VmRecor
 import type { ObjectMeta } from "../../kube/types.js";
 import type { Logger } from "../../log/logger.js";
 import type { KubeStore } from "../../kube/store.js";
-import type { OntapClient } from "../../ontap/client.js";
+import type { JobRef, OntapClient } from "../../ontap/client.js";
+import type { Handle } from "../../engine/types.js";
 import { PermanentError, WaitError } from "../../runtime/errors.js";
 import type { EventRecorder } from "../../runtime/events.js";
 import type { InventoryIndex } from "../../sites/inventory-index.js";
@@ -157,6 +158,11 @@ export class RunContext {
 
   ontapFor(v: VolumeRecord): OntapClient {
     return this.world.ontap(this.recoverySite(v.group), v.controller);
+  }
+
+  /** The engine's handle of an ONTAP job started at an endpoint (ontapEndpoint). */
+  ontapJob(endpoint: string, job: JobRef): Handle {
+    return { system: "ontap", endpoint, kind: "job", id: job.uuid, startedAt: new Date(this.now()).toISOString() };
   }
 
   /** The ONTAP endpoint name a handle of this volume's cluster carries. */

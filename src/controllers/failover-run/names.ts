@@ -15,6 +15,17 @@ export const exportPolicyName = (shortId: string): string => `vmdr_${shortId}`;
 /** The junction path of an NFS clone. */
 export const junctionOf = (clone: string): string => `/${clone}`;
 
+/**
+ * Where a run mounts an NFS copy in its SVM's namespace: where the volume already was (a failover
+ * or failback never moves a junction clients may use), else at /<copy>.
+ */
+export function junctionFor(v: Pick<VolumeRecord, "volume" | "copy" | "clone" | "nasBefore">, shortId: string): string {
+  return v.nasBefore?.junctionPath || junctionOf(v.clone ?? copyOf(v, shortId));
+}
+
+/** Whether an export policy is one a run made (exportPolicyName). */
+export const isRunExportPolicy = (name: string | undefined): boolean => name !== undefined && /^vmdr_[0-9a-f]{8}$/.test(name);
+
 export const volumeLabel = (v: Pick<VolumeRecord, "svm" | "volume">): string => `${v.svm}:${v.volume}`;
 
 /**

@@ -1,6 +1,6 @@
 import { ConditionType, findCondition } from "../../api/v1alpha1/conditions.js";
-import type { VmRecord, VolumeRecord } from "../../api/v1alpha1/failover-run.js";
-import type { ProtectionGroup } from "../../api/v1alpha1/protection-group.js";
+import type { NasExport, VmRecord, VolumeRecord } from "../../api/v1alpha1/failover-run.js";
+import type { ProtectionGroup, ReplicaExport } from "../../api/v1alpha1/protection-group.js";
 import type { VolumeEndpoint } from "../../api/v1alpha1/replication-relationship.js";
 import type { Site } from "../../api/v1alpha1/site.js";
 import type { InventoryIndex } from "../../sites/inventory-index.js";
@@ -58,6 +58,8 @@ function returnVolumes(i: PlanInput, g: ProtectionGroup, sites: Sites, at: "home
     const datastore = carried?.datastores[0];
     if (!carried || datastore === undefined) return refuse("GroupNotReady", `ProtectionGroup ${name} does not know the datastore of relationship ${ref}`);
     const [self, selfSite, other, otherSite] = at === "home" ? [rr.spec.source, sites.home, rr.spec.destination, sites.away] : [rr.spec.destination, sites.away, rr.spec.source, sites.home];
+    // A reprotect restores the replica's export as the failover found it.
+    const exported = at === "away" ? g.status?.failover?.replicaExports?.find((e) => e.relationship === ref) : undefined;
     out.push({
       group: name,
       relationship: ref,
@@ -68,9 +70,18 @@ function returnVolumes(i: PlanInput, g: ProtectionGroup, sites: Sites, at: "home
       protocol: carried.protocol ?? "SAN",
       datastore,
       peer: { ...(other.controller !== undefined ? { controller: other.controller } : {}), svm: svmOf(otherSite, other), volume: other.volume },
+      ...(exported ? { nasBefore: nasExportOf(exported) } : {}),
     });
   }
   return out;
+}
+
+function nasExportOf(e: ReplicaExport): NasExport {
+  return {
+    ...(e.exportPolicy !== undefined ? { exportPolicy: e.exportPolicy } : {}),
+    ...(e.junctionPath !== undefined ? { junctionPath: e.junctionPath } : {}),
+    ...(e.runPolicy !== undefined ? { runPolicy: e.runPolicy } : {}),
+  };
 }
 
 /** Waves are the distinct priorities in order; a VM's wave is its priority's position. */

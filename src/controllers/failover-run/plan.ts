@@ -15,22 +15,26 @@ export const STEPS: Readonly<Partial<Record<RunType, readonly string[]>>> = {
   Test: ["ClaimGroups", "MakeRoom", "SelectSnapshots", "CloneVolumes", "PresentClones", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "IsolateNetworks", "CustomizeGuests", "PowerOnVms", "DisarmGuestScripts"],
   CleanupTest: ["ClaimGroups", "PowerOffVms", "ReturnRoom", "UnregisterVms", "UnmountDatastores", "DetachDevices", "UnpresentClones", "DeleteClones", "RescanHosts", "VerifyClean", "ReleaseGroups"],
   PlannedMigration: [
-    "ClaimGroups", "MakeRoom", "ShutdownProtectedVms", "VerifyProtectedOff", "FinalUpdate", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint",
-    "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "DisarmGuestScripts", "UpdateDns", "RecordFailover",
+    "ClaimGroups", "MakeRoom", "ShutdownProtectedVms", "VerifyProtectedOff", "FinalUpdate", "RecordExports", "CommitFailover", "QuiesceReplication", "BreakReplication",
+    "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms", "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "DisarmGuestScripts", "UpdateDns", "RecordFailover",
   ],
   Disaster: [
-    "ClaimGroups", "MakeRoom", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
+    "ClaimGroups", "MakeRoom", "RecordExports", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
     "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "DisarmGuestScripts", "UpdateDns", "RecordFailover",
   ],
   // Home first: the stale copies at the protected site go (unregistered, unmounted, detached)
   // before the reverse resync overwrites their volumes; then as a planned migration, backwards.
   Failback: [
     "ClaimGroups", "UnregisterVms", "UnmountDatastores", "DetachDevices", "ReverseResync", "ShutdownProtectedVms", "VerifyProtectedOff", "ReturnRoom", "FinalUpdate",
-    "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
+    "RecordExports", "CommitFailover", "QuiesceReplication", "BreakReplication", "RecordRecoveryPoint", "PresentReplicas", "RescanHosts", "MountDatastores", "FindVms",
     "RegisterVms", "ConfigureNetworks", "CustomizeGuests", "PowerOnVms", "DisarmGuestScripts", "UpdateDns", "RecordFailover",
   ],
-  // The recovery site's copies go the same way before the original direction is resynced over them.
-  Reprotect: ["ClaimGroups", "UnregisterVms", "UnmountDatastores", "DetachDevices", "ResyncForward", "ReleaseReverse", "ClearFailover", "ReleaseGroups"],
+  // The recovery site's copies go the same way before the original direction is resynced over
+  // them; then the replicas are exported as they were before the failover.
+  Reprotect: [
+    "ClaimGroups", "UnregisterVms", "UnmountDatastores", "DetachDevices", "ResyncForward", "ReleaseReverse", "RestoreExports", "DeleteExportPolicies", "ClearFailover",
+    "ReleaseGroups",
+  ],
 };
 
 /** The cleanup a Test runs on itself when it is cancelled or deleted (the CleanupTest steps but the claim). */

@@ -5,6 +5,7 @@ import { SELF_CLEANUP_STEPS, STEPS } from "../plan.js";
 import { claimGroups, releaseGroups } from "./claim.js";
 import { makeRoom, returnRoom } from "./capacity.js";
 import { cloneVolumes, deleteClones } from "./clones.js";
+import { deleteExportPolicies, recordExports, restoreExports } from "./exports.js";
 import { findVms } from "./find-vms.js";
 import { configureNetworks, isolateNetworks } from "./isolate.js";
 import { customizeGuests } from "./customize.js";
@@ -30,7 +31,7 @@ export const STEP_DEFINITIONS: ReadonlyMap<string, Step<RunContext>> = new Map(
     powerOffVms, unregisterVms, unmountDatastores, detachDevices, unpresentClones, deleteClones, verifyClean, releaseGroups,
     shutdownProtectedVms, verifyProtectedOff, finalUpdate, quiesceReplication, breakReplication, recordRecoveryPoint, presentReplicas,
     configureNetworks, customizeGuests, disarmGuestScripts, updateDns, commitFailover, recordFailover, reverseResync, resyncForward, releaseReverse, clearFailover,
-    makeRoom, returnRoom,
+    makeRoom, returnRoom, recordExports, restoreExports, deleteExportPolicies,
   ] as Step<RunContext>[]).map((s) => [s.name, s]),
 );
 

@@ -1,5 +1,5 @@
 import { ProtectionGroupType } from "../../../api/v1alpha1/index.js";
-import type { ProtectionGroup, ProtectionGroupStatus } from "../../../api/v1alpha1/index.js";
+import type { ProtectionGroup, ProtectionGroupStatus, ReplicaExport } from "../../../api/v1alpha1/index.js";
 import { completed } from "../../../engine/types.js";
 import type { Observation, SingleStep } from "../../../engine/types.js";
 import { isConflict } from "../../../kube/errors.js";
@@ -8,12 +8,15 @@ import type { RunContext } from "../context.js";
 
 type Failover = NonNullable<ProtectionGroupStatus["failover"]>;
 
-/** Writes one field of a group's status, read live and written conditionally (as the lock is). */
-export async function writeGroupFailover(ctx: RunContext, name: string, failover: Failover | undefined): Promise<void> {
+/**
+ * Writes one field of a group's status, read live and written conditionally (as the lock is);
+ * `next` gets what the field holds now.
+ */
+export async function writeGroupFailover(ctx: RunContext, name: string, next: (now: Failover | undefined) => Failover | undefined): Promise<void> {
   const g = await ctx.world.kube.get(ProtectionGroupType, { namespace: ctx.run.metadata.namespace, name }, ctx.signal);
   if (!g) return;
   try {
-    await ctx.world.kube.replaceStatus(ProtectionGroupType, { ...g, status: { ...(g.status ?? {}), failover } }, ctx.signal);
+    await ctx.world.kube.replaceStatus(ProtectionGroupType, { ...g, status: { ...(g.status ?? {}), failover: next(g.status?.failover) } }, ctx.signal);
   } catch (err) {
     if (isConflict(err)) throw new ConflictError(`ProtectionGroup ${name} changed while recording where it runs`, "Conflict", { cause: err });
     throw err;
@@ -43,13 +46,26 @@ export const commitFailover: SingleStep<RunContext> = {
     return { kind: "Done", message: "committed: the mirrors are quiesced and broken next; the run can no longer be cancelled" };
   },
   async act(ctx) {
-    for (const name of ctx.groups.keys()) await writeGroupFailover(ctx, name, record(ctx, name, ctx.backToProtected ? "FailingBack" : "FailingOver"));
+    for (const name of ctx.groups.keys()) await writeGroupFailover(ctx, name, (now) => record(ctx, name, ctx.backToProtected ? "FailingBack" : "FailingOver", now));
     return completed;
   },
 };
 
-function record(ctx: RunContext, group: string, state: Failover["state"]): Failover {
-  return { state, runningAt: ctx.targetSiteName(group), run: ctx.run.metadata.name ?? "", type: ctx.run.spec.type, at: new Date(ctx.now()).toISOString() };
+/**
+ * Where the group runs, and how its NFS replicas were exported before the failover presented them
+ * (RecordExports): a failover records its own; a failback, which presents the protected volumes,
+ * carries the failover's on to the Reprotect.
+ */
+function record(ctx: RunContext, group: string, state: Failover["state"], now: Failover | undefined): Failover {
+  const exports: ReplicaExport[] = ctx.backToProtected
+    ? (now?.replicaExports ?? [])
+    : ctx.volumes
+        .filter((v) => v.group === group && v.protocol === "NFS" && v.nasBefore)
+        .map((v) => ({ relationship: v.relationship, ...(v.controller !== undefined ? { controller: v.controller } : {}), svm: v.svm, volume: v.volume, ...v.nasBefore }));
+  return {
+    state, runningAt: ctx.targetSiteName(group), run: ctx.run.metadata.name ?? "", type: ctx.run.spec.type, at: new Date(ctx.now()).toISOString(),
+    ...(exports.length ? { replicaExports: exports } : {}),
+  };
 }
 
 const settled = (f: Failover | undefined): boolean => f?.state === "FailedOver" || f?.state === "FailedBack";
@@ -72,7 +88,7 @@ export const recordFailover: SingleStep<RunContext> = {
     return { kind: "Done", message: `running at ${[...new Set([...ctx.groups.keys()].map((g) => ctx.targetSiteName(g)))].join(", ")}` };
   },
   async act(ctx) {
-    for (const name of ctx.groups.keys()) await writeGroupFailover(ctx, name, record(ctx, name, ctx.backToProtected ? "FailedBack" : "FailedOver"));
+    for (const name of ctx.groups.keys()) await writeGroupFailover(ctx, name, (now) => record(ctx, name, ctx.backToProtected ? "FailedBack" : "FailedOver", now));
     return completed;
   },
 };
@@ -91,7 +107,7 @@ export const clearFailover: SingleStep<RunContext> = {
     return { kind: "Done", message: "protected again from their protected sites" };
   },
   async act(ctx) {
-    for (const name of ctx.groups.keys()) await writeGroupFailover(ctx, name, undefined);
+    for (const name of ctx.groups.keys()) await writeGroupFailover(ctx, name, () => undefined);
     return completed;
   },
 };

@@ -8,7 +8,7 @@ import type { HostInfo } from "../../../vsphere/types.js";
 import { moref } from "../../../vsphere/types.js";
 import type { RunContext } from "../context.js";
 import { recoveryHosts } from "../hosts.js";
-import { copyOf, junctionOf, volumeLabel } from "../names.js";
+import { junctionFor, volumeLabel } from "../names.js";
 import { storageView, copyDevices, copyVolume } from "./storage-view.js";
 import type { HostStorage } from "./storage-view.js";
 import { noteRemoved } from "./report.js";
@@ -98,7 +98,7 @@ export const mountDatastores: BatchStep<RunContext, VolumeRecord> = {
     const client = await ctx.vcenter(site);
     if (v.protocol === "NFS") {
       for (const h of nfsMissing(ctx, v)) {
-        if (h.datastoreSystem) await client.createNasDatastore(h.datastoreSystem, { name: v.datastore, remoteHost: nfsAddress(ctx, v), remotePath: junctionOf(v.clone ?? copyOf(v, ctx.shortId)) }, ctx.signal);
+        if (h.datastoreSystem) await client.createNasDatastore(h.datastoreSystem, { name: v.datastore, remoteHost: nfsAddress(ctx, v), remotePath: junctionFor(v, ctx.shortId) }, ctx.signal);
       }
       return completed;
     }

@@ -5,7 +5,7 @@ import type { ExportPolicy } from "../../../ontap/client.js";
 import { PermanentError } from "../../../runtime/errors.js";
 import type { RunContext } from "../context.js";
 import { recoveryHosts } from "../hosts.js";
-import { copyOf, exportPolicyName, junctionOf, volumeLabel } from "../names.js";
+import { copyOf, exportPolicyName, junctionFor, volumeLabel } from "../names.js";
 import { noteRemoved } from "./report.js";
 
 /** The igroups the replica's LUNs are mapped to: the recovery hosts' (VMbook ch. 11 pre-maps them). */
@@ -76,8 +76,8 @@ export const presentClones: BatchStep<RunContext, VolumeRecord> = {
       if (ips.length === 0) return { kind: "Failed", message: `no VMkernel address found on the recovery hosts of ${v.group}` };
       // A replica or home volume (not a clone of the run's) whose own policy already admits these
       // hosts keeps it: an administrator's export is not replaced, only mounted at its junction.
-      if (await ownPolicyCovers(ctx, v, vol?.exportPolicy, ips)) return vol?.nasPath === junctionOf(clone) ? { kind: "Done" } : { kind: "NeedsAct" };
-      return covers(policy, ips) && vol?.exportPolicy === exportPolicyName(ctx.shortId) && vol.nasPath === junctionOf(clone) ? { kind: "Done" } : { kind: "NeedsAct" };
+      if (await ownPolicyCovers(ctx, v, vol?.exportPolicy, ips)) return vol?.nasPath === junctionFor(v, ctx.shortId) ? { kind: "Done" } : { kind: "NeedsAct" };
+      return covers(policy, ips) && vol?.exportPolicy === exportPolicyName(ctx.shortId) && vol.nasPath === junctionFor(v, ctx.shortId) ? { kind: "Done" } : { kind: "NeedsAct" };
     }
     const igroups = await replicaIgroups(ctx, v);
     if (igroups.length === 0) {
@@ -96,7 +96,7 @@ export const presentClones: BatchStep<RunContext, VolumeRecord> = {
     if (v.protocol === "NFS") {
       const vol = await ontap.getVolume({ svm: v.svm, name: clone }, ctx.signal);
       if (await ownPolicyCovers(ctx, v, vol?.exportPolicy, await hostAddresses(ctx, v))) {
-        await ontap.mountVolume({ svm: v.svm, name: clone }, junctionOf(clone), ctx.signal);
+        await ontap.mountVolume({ svm: v.svm, name: clone }, junctionFor(v, ctx.shortId), ctx.signal);
         ctx.log.info({ volume: clone, exportPolicy: vol?.exportPolicy }, "Mounted NFS volume under its own export policy");
         return completed;
       }
@@ -107,8 +107,12 @@ export const presentClones: BatchStep<RunContext, VolumeRecord> = {
       }
       await ontap.setExportPolicy({ svm: v.svm, name: clone }, name, ctx.signal);
       // A FlexClone is mounted in the namespace at its creation; a replica is not until its failover.
-      await ontap.mountVolume({ svm: v.svm, name: clone }, junctionOf(clone), ctx.signal);
-      ctx.log.info({ volume: clone, exportPolicy: name }, "Exported NFS copy to the recovery hosts");
+      await ontap.mountVolume({ svm: v.svm, name: clone }, junctionFor(v, ctx.shortId), ctx.signal);
+      if (v.copy !== undefined) {
+        // Not a clone of the run's: an administrator's volume now exported by the run's policy
+        // (a Reprotect restores the replica's own; a failback's home volume keeps the run's).
+        ctx.log.warn({ volume: clone, exportPolicy: name, before: vol?.exportPolicy }, "Export policy of the volume does not admit the recovery hosts; replaced by the run's");
+      } else ctx.log.info({ volume: clone, exportPolicy: name }, "Exported NFS copy to the recovery hosts");
       return completed;
     }
     const igroups = await replicaIgroups(ctx, v);

@@ -1,6 +1,6 @@
 import type { VolumeRecord } from "../../../api/v1alpha1/index.js";
 import { isJobRef } from "../../../ontap/jobs.js";
-import type { SnapMirrorRelationship } from "../../../ontap/client.js";
+import type { JobRef, SnapMirrorRelationship } from "../../../ontap/client.js";
 import { completed, started } from "../../../engine/types.js";
 import type { ActResult, BatchStep, ItemObservation, Observation, SingleStep } from "../../../engine/types.js";
 import { PermanentError } from "../../../runtime/errors.js";
@@ -17,7 +17,7 @@ async function relationshipOf(ctx: RunContext, v: VolumeRecord): Promise<SnapMir
 }
 
 function jobOrDone(ctx: RunContext, v: VolumeRecord, ref: { kind: string; uuid?: string }): ActResult {
-  return isJobRef(ref as never) ? started({ system: "ontap", endpoint: ctx.ontapEndpoint(v), kind: "job", id: (ref as { uuid: string }).uuid, startedAt: new Date(ctx.now()).toISOString() }) : completed;
+  return isJobRef(ref as JobRef) ? started(ctx.ontapJob(ctx.ontapEndpoint(v), ref as JobRef)) : completed;
 }
 
 const volumes = (ctx: RunContext): VolumeRecord[] => ctx.volumes;

@@ -20,8 +20,8 @@ function peerOntap(ctx: RunContext, v: VolumeRecord): OntapClient {
   return ctx.world.ontap(ctx.sourceSite(v.group), peerOf(v).controller);
 }
 
-function handleOf(ctx: RunContext, endpoint: string, ref: JobRef | "Done" | { kind: string }): ActResult {
-  return isJobRef(ref as JobRef) ? started({ system: "ontap", endpoint, kind: "job", id: (ref as JobRef).uuid, startedAt: new Date(ctx.now()).toISOString() }) : completed;
+function handleOf(ctx: RunContext, endpoint: string, ref: JobRef | Done): ActResult {
+  return isJobRef(ref) ? started(ctx.ontapJob(endpoint, ref)) : completed;
 }
 
 /**
