@@ -72,8 +72,10 @@ export interface DnsClient {
    * replaces each differing RRset (delete the RRset, add the wanted records), on the condition
    * that it still holds what was just read (RFC 2136 prerequisites), so a concurrent change is a
    * Conflict rather than overwritten. Idempotent: repeating it after a crash changes nothing more.
+   * `observed`: what `observeHost` has just read; its RRsets are taken as read instead of asking
+   * again (the prerequisites still catch a change in between), and only the others are read.
    */
-  ensureHost(desired: HostRecords, signal: AbortSignal): Promise<EnsureResult>;
+  ensureHost(desired: HostRecords, signal: AbortSignal, observed?: HostRecords): Promise<EnsureResult>;
 }
 
 /**

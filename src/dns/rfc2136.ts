@@ -72,10 +72,12 @@ class Rfc2136Client implements DnsClient {
     return { name: fqdn, a: { ...a, type: "A" }, ptr, unmanaged };
   }
 
-  async ensureHost(desired: HostRecords, signal: AbortSignal): Promise<EnsureResult> {
+  async ensureHost(desired: HostRecords, signal: AbortSignal, observed?: HostRecords): Promise<EnsureResult> {
     const wanted: RRset[] = [desired.a, ...desired.ptr];
     for (const w of wanted) for (const v of w.values) checkValue(w, v);
-    const current = await Promise.all(wanted.map((w) => this.readRRset(w.zone, w.owner, w.type, signal)));
+    const read: RRset[] = observed ? [observed.a, ...observed.ptr] : [];
+    const known = (w: RRset): RRset | undefined => read.find((r) => r.zone === w.zone && r.owner === w.owner && r.type === w.type);
+    const current = await Promise.all(wanted.map(async (w) => known(w) ?? (await this.readRRset(w.zone, w.owner, w.type, signal))));
     const byZone = new Map<string, RRsetChange[]>();
     wanted.forEach((want, i) => {
       const have = current[i]!;

@@ -251,6 +251,24 @@ describe("DNS failures against a real BIND", () => {
     expect(c.reason).toBe("DnsRecordsChanged");
     expect(await bind.dig("race01.site2.vmbook.lab", "A")).toEqual(["30.1.1.54"]);
   });
+
+  it("updates from the records observeHost just read without reading them again, and still refuses to overwrite a change made in between", async () => {
+    const metrics = new CountingMetrics();
+    const dns = client({ metrics });
+    const before = await dns.observeHost("once01", ["30.1.1.60"], signal());
+    expect(metrics.counts.get("dns query ok")).toBe(2); // its A record, the new address's PTR
+    const result = await dns.ensureHost(planAddressChange(before, ["30.1.1.60"], 600), signal(), before);
+    expect(result.updates).toBe(2);
+    expect(metrics.counts.get("dns query ok")).toBe(2);
+    expect(await bind.dig("once01.site2.vmbook.lab", "A")).toEqual(["30.1.1.60"]);
+    expect(await bind.dig("60.1.1.30.in-addr.arpa", "PTR")).toEqual(["once01.site2.vmbook.lab."]);
+
+    // A read that someone else's change has made stale: the UPDATE's prerequisites fail.
+    const stale = await dns.observeHost("once01", ["30.1.1.61"], signal());
+    await client().ensureHost(planAddressChange(await dns.observeHost("once01", ["30.1.1.62"], signal()), ["30.1.1.62"], 600), signal());
+    await expect(dns.ensureHost(planAddressChange(stale, ["30.1.1.61"], 600), signal(), stale)).rejects.toBeInstanceOf(ConflictError);
+    expect(await bind.dig("once01.site2.vmbook.lab", "A")).toEqual(["30.1.1.62"]);
+  });
 });
 
 describe("an unavailable DNS server", () => {

@@ -81,7 +81,8 @@ export const updateDns: BatchStep<RunContext, VmRecord> = {
     const addresses = reassignedAddresses(vm);
     const client = await clientFor(ctx, vm.group);
     const before = await client.observeHost(label, addresses, ctx.signal);
-    const result = await client.ensureHost(planAddressChange(before, addresses, settings.ttl ?? DEFAULT_TTL_SECONDS), ctx.signal);
+    // What was just read is what the update is conditional on: no second read of the same records.
+    const result = await client.ensureHost(planAddressChange(before, addresses, settings.ttl ?? DEFAULT_TTL_SECONDS), ctx.signal, before);
     vm.dns = {
       name: before.name,
       before,
